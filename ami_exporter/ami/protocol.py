@@ -1,0 +1,291 @@
+"""Sans-I/O codec for the Asterisk Manager Interface: bytes in, messages out.
+
+No sockets, no asyncio, no clocks. The decoder frames on *bytes* and decodes text only for
+complete frames, so a UTF-8 character split across two reads is never lost (panoramisk decodes
+every TCP chunk with ``errors='ignore'`` and drops it). See ``docs/protocol-notes.md`` and the
+AMI reference for the wire facts this follows:
+
+* a frame ends at an empty line; ``\\r\\n`` and a bare ``\\n`` are both line ends, so
+  ``\\r\\n\\r\\n``, ``\\n\\n`` and ``\\r\\n\\n`` all end a frame;
+* ``Key: value`` with one space after the colon, but ``Key:`` (no space) is accepted too and
+  empty values are kept; keys may repeat (``Output``, ``Variable``, ``ChanVariable``);
+* the server's first line is a banner (``Asterisk Call Manager/11.0.0``) with no blank line
+  after it;
+* a message is classified by its *first* line only, because real events carry ``Response:``
+  headers (``OriginateResponse``) and other clients' ``ActionID`` headers.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_BYTES",
+    "Decoder",
+    "Kind",
+    "Message",
+    "encode_action",
+    "encode_message",
+]
+
+DEFAULT_MAX_FRAME_BYTES = 1 << 20
+# No real event has more than ~60 headers or a line near this long; a frame past either bound is
+# garbage (or an attack) and is counted as malformed rather than folded.
+DEFAULT_MAX_HEADERS = 4096
+DEFAULT_MAX_LINE_CHARS = 32 * 1024
+
+# A frame ends at the first empty line: "\n" followed by an optional "\r" and another "\n".
+# One regex search finds the earliest of "\n\n" and "\n\r\n" in a single C-level scan.
+_FRAME_END = re.compile(rb"\n\r?\n")
+_BANNER_PREFIX = b"Asterisk Call Manager/"
+
+
+class Kind(enum.Enum):
+    """What the first line of a frame says the message is."""
+
+    BANNER = "banner"
+    RESPONSE = "response"
+    EVENT = "event"
+
+
+@dataclass(slots=True)
+class Message:
+    """One AMI message.
+
+    ``headers`` keeps every line in wire order, repeated keys included. ``fields`` maps each key
+    to its *first* value (what Asterisk's own ``astman_get_header`` returns); it is built on
+    first use. ``skipped`` events were not wanted by anyone: only their name was read.
+    """
+
+    kind: Kind
+    name: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    skipped: bool = False
+    _fields: dict[str, str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        fields = self._fields
+        if fields is None:
+            fields = {}
+            for key, value in self.headers:
+                if key not in fields:
+                    fields[key] = value
+            self._fields = fields
+        return fields
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """First value of ``key``; exact spelling first, then case-insensitively (the wire mixes
+        ``Uniqueid``/``UniqueID`` and ``Holdtime``/``HoldTime``)."""
+        fields = self.fields
+        value = fields.get(key)
+        if value is not None:
+            return value
+        folded = key.casefold()
+        for name, candidate in fields.items():
+            if name.casefold() == folded:
+                return candidate
+        return default
+
+    def get_all(self, key: str) -> list[str]:
+        folded = key.casefold()
+        return [value for name, value in self.headers if name.casefold() == folded]
+
+    @property
+    def action_id(self) -> str | None:
+        return self.fields.get("ActionID")
+
+
+class Decoder:
+    """Incremental AMI decoder.
+
+    ``feed()`` returns the messages completed by the new bytes. A frame larger than
+    ``max_frame_bytes`` (complete or not) is discarded, counted in ``oversized_frames`` and the
+    stream resynchronises at the next empty line; a frame whose first line is not a header
+    (garbage), with more than ``max_headers`` lines or a line longer than ``max_line_chars`` is
+    counted in ``malformed_frames``. ``wants(name)`` decides which events are parsed
+    in full; the others come back as ``skipped`` messages carrying only their name, without a
+    dict or a header list being built (the fast path: most of a busy PBX's events are noise).
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_discarding",
+        "_expect_banner",
+        "_scan_from",
+        "bytes_discarded",
+        "bytes_framed",
+        "max_frame_bytes",
+        "max_headers",
+        "max_line_chars",
+        "malformed_frames",
+        "oversized_frames",
+        "wants",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+        max_line_chars: int = DEFAULT_MAX_LINE_CHARS,
+        wants: Callable[[str], bool] | None = None,
+        expect_banner: bool = True,
+    ) -> None:
+        if max_frame_bytes < 64:
+            raise ValueError("max_frame_bytes must be at least 64")
+        self.max_frame_bytes = max_frame_bytes
+        self.max_headers = max_headers
+        self.max_line_chars = max_line_chars
+        self.wants = wants
+        self._buffer = bytearray()
+        self._scan_from = 0
+        self._discarding = False
+        self._expect_banner = expect_banner
+        self.malformed_frames = 0
+        self.oversized_frames = 0
+        self.bytes_framed = 0
+        self.bytes_discarded = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held while waiting for the rest of a frame (bounded by ``max_frame_bytes``)."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[Message]:
+        buffer = self._buffer
+        buffer += data
+        messages: list[Message] = []
+        if self._expect_banner and not self._take_banner(messages):
+            return messages
+        start = 0
+        limit = self.max_frame_bytes
+        # The terminator may straddle the previous chunk boundary: back up two bytes.
+        scan = max(self._scan_from - 2, 0)
+        for match in _FRAME_END.finditer(buffer, scan):
+            end = match.start()
+            if self._discarding:
+                # Tail of an oversized frame: drop it, resume after its terminator.
+                self._discarding = False
+                self.bytes_discarded += match.end() - start
+            elif end - start > limit:
+                self.oversized_frames += 1
+                self.bytes_discarded += match.end() - start
+            else:
+                self.bytes_framed += match.end() - start
+                message = self._parse(buffer, start, end)
+                if message is not None:
+                    messages.append(message)
+            start = match.end()
+        if start:
+            del buffer[:start]
+        if len(buffer) > limit:
+            # No terminator within the limit: drop what we hold and skip to the next empty line.
+            if not self._discarding:
+                self.oversized_frames += 1
+                self._discarding = True
+            self.bytes_discarded += len(buffer) - 2
+            del buffer[:-2]  # keep two bytes: they may start the terminator
+        self._scan_from = len(buffer)
+        return messages
+
+    def _take_banner(self, messages: list[Message]) -> bool:
+        """Consume the banner line. Returns False while it is still incomplete."""
+        buffer = self._buffer
+        newline = buffer.find(b"\n")
+        if newline < 0:
+            if len(buffer) > self.max_frame_bytes:
+                self._expect_banner = False  # not an AMI server; let framing count the garbage
+                return True
+            return False
+        self._expect_banner = False
+        line = bytes(buffer[:newline]).rstrip(b"\r")
+        if line.startswith(_BANNER_PREFIX) or b":" not in line:
+            self.bytes_framed += newline + 1
+            del buffer[: newline + 1]
+            messages.append(Message(Kind.BANNER, line.decode("utf-8", "replace")))
+        return True
+
+    def _parse(self, buffer: bytearray, start: int, end: int) -> Message | None:
+        # Skip stray empty lines between frames ("\r\n" left over after "\r\n\r\n\r\n").
+        while start < end and buffer[start] in b"\r\n":
+            start += 1
+        if start >= end:
+            return None
+        first_end = buffer.find(b"\n", start, end)
+        if first_end < 0:
+            first_end = end
+        first = bytes(buffer[start:first_end]).rstrip(b"\r")
+        key, sep, value = first.partition(b":")
+        if not sep:
+            self.malformed_frames += 1
+            return None
+        if value[:1] == b" ":
+            value = value[1:]
+        if key == b"Event":
+            kind = Kind.EVENT
+            name = value.decode("utf-8", "surrogateescape")
+            wants = self.wants
+            if wants is not None and not wants(name):
+                return Message(kind, name, skipped=True)
+        elif key == b"Response":
+            kind = Kind.RESPONSE
+            name = value.decode("utf-8", "surrogateescape")
+        else:
+            self.malformed_frames += 1
+            return None
+        text = bytes(buffer[start:end]).decode("utf-8", "surrogateescape")
+        lines = text.split("\n")
+        if len(lines) > self.max_headers:
+            self.malformed_frames += 1
+            return None
+        max_line = self.max_line_chars
+        headers: list[tuple[str, str]] = []
+        append = headers.append
+        for line in lines:
+            if line[-1:] == "\r":
+                line = line[:-1]
+            key_s, sep_s, value_s = line.partition(":")
+            if len(line) > max_line:
+                self.malformed_frames += 1
+                return None
+            if not sep_s:
+                # A stray line without a colon (e.g. raw text inside a value). Keep it with an
+                # empty key so that nothing is lost and round trips stay exact.
+                append(("", line))
+                continue
+            if value_s[:1] == " ":
+                value_s = value_s[1:]
+            append((key_s, value_s))
+        return Message(kind, name, headers)
+
+
+def _check(text: str, what: str) -> str:
+    if "\r" in text or "\n" in text:
+        raise ValueError(f"AMI {what} must not contain CR or LF: {text!r}")
+    return text
+
+
+def encode_message(headers: Iterable[tuple[str, str]]) -> bytes:
+    """Encode header pairs as one CRLF frame, exactly as Asterisk writes them."""
+    out: list[str] = []
+    for key, value in headers:
+        _check(value, "value")
+        if not key:
+            out.append(f"{value}\r\n")  # a colon-less line as the decoder keeps it
+            continue
+        _check(key, "key")
+        if ":" in key:
+            raise ValueError(f"AMI key must not contain ':': {key!r}")
+        out.append(f"{key}: {value}\r\n")
+    out.append("\r\n")
+    return "".join(out).encode("utf-8", "surrogateescape")
+
+
+def encode_action(name: str, fields: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> bytes:
+    """Encode an action. Values with CR or LF are refused: they would inject headers."""
+    pairs = fields.items() if isinstance(fields, Mapping) else fields
+    return encode_message([("Action", name), *pairs])
