@@ -73,13 +73,14 @@ import re
 import secrets
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 __all__ = [
     "CLIENT_AUTH_TYPES",
@@ -98,9 +99,6 @@ __all__ = [
     "headers_middleware",
     "load_web_config",
 ]
-
-Handler: TypeAlias = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware: TypeAlias = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 ClientAuthType: TypeAlias = Literal[
     "NoClientCert",
