@@ -65,6 +65,7 @@ import asyncio
 import base64
 import binascii
 import concurrent.futures
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -73,7 +74,7 @@ import re
 import secrets
 import ssl
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -304,7 +305,7 @@ def load_web_config(path: str | os.PathLike[str]) -> WebConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise WebConfigError(f"web config file {config_path}: cannot read: {_os_reason(exc)}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_strict_loader())  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         # Deliberately not str(exc): PyYAML quotes the offending line, which may hold a password hash.
         where = ""
@@ -325,6 +326,28 @@ def load_web_config(path: str | os.PathLike[str]) -> WebConfig:
     if tls is not None:
         tls.ssl_context()  # fail now, not on the first connection
     return config
+
+
+@functools.cache
+def _strict_loader() -> type[Any]:
+    """``yaml.SafeLoader`` that rejects duplicate mapping keys instead of keeping the last one."""
+    import yaml
+
+    class StrictSafeLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, Hashable) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictSafeLoader
 
 
 def _parse_tls(data: object, base: Path) -> TLSServerConfig | None:

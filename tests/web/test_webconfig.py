@@ -6,7 +6,7 @@ import asyncio
 import base64
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -542,7 +542,17 @@ def test_absolute_paths_are_used_as_is(pki: Pki, tmp_path_factory: pytest.TempPa
     assert cfg.tls.cert_file == pki.dir / "server.crt"
 
 
-def test_error_is_raised_for_unreadable_file_type(pki: Pki) -> None:
-    make: Callable[[], Any] = lambda: load_web_config(pki.dir)  # noqa: E731 - a directory, not a file
+def test_directory_instead_of_file(pki: Pki) -> None:
     with pytest.raises(WebConfigError, match="cannot read"):
-        make()
+        load_web_config(pki.dir)
+
+
+def test_duplicate_keys_are_rejected(tmp_path: Path) -> None:
+    message = expect_error(
+        tmp_path,
+        f"basic_auth_users:\n  alice: {HASH}\n  alice: {OTHER_HASH}\n",
+        "duplicate key 'alice'",
+        "line 3",
+    )
+    assert HASH not in message
+    assert OTHER_HASH not in message
