@@ -21,8 +21,9 @@ for node_exporter & co. works here unchanged as long as it only uses the support
 
 Differences from exporter-toolkit, on purpose and loud rather than silent:
 
-* The file is read **once, at start-up** (the toolkit re-reads it on every request). Certificate rotation
-  and password changes need a restart (or a SIGHUP-triggered re-exec if the app offers one).
+* The file is read **once, at start-up** (the toolkit re-reads it on every request): certificate
+  rotation and password changes need a restart. :func:`load_web_config` also loads the certificate, key
+  and client CA once to validate them; :meth:`WebConfig.ssl_context` builds the context from those files.
 * Any unknown or unsupported key is an error (:class:`WebConfigError`), never ignored. Unsupported:
   ``cert``/``key``/``client_ca`` (inline PEM; use the ``*_file`` keys), ``cipher_suites`` and
   ``curve_preferences`` (Go names with no faithful OpenSSL mapping), ``http_server_config.http2``
@@ -41,6 +42,8 @@ Differences from exporter-toolkit, on purpose and loud rather than silent:
   RequireAndVerifyClientCert  required and must chain to the CA           ``CERT_REQUIRED``
   ==========================  ==========================================  ===================
 
+* ``min_version: TLS10``/``TLS11`` are accepted, but OpenSSL 3's default security level may still
+  refuse such clients.
 * ``client_allowed_sans`` is checked per request (403 when no SAN matches) instead of aborting the TLS
   handshake; it needs a client-certificate-requiring ``client_auth_type``, so no request can slip past it.
 * ``http_server_config.headers`` accepts any header name except the reserved ones in
@@ -720,7 +723,8 @@ def basic_auth_middleware(
     Credentials are the raw bytes of the header (usernames are compared as UTF-8). bcrypt runs in a
     dedicated single worker thread, never on the event loop; unknown usernames are checked against a dummy
     hash of the same cost; successful checks are cached for ``cache_ttl`` seconds (0 disables the cache).
-    Needs the ``bcrypt`` package. Passwords and hashes are never logged.
+    Building the middleware computes that dummy hash once (one bcrypt run at the highest configured cost),
+    so call it at start-up. Needs the ``bcrypt`` package. Passwords and hashes are never logged.
     """
     checker = _BasicAuthChecker(users, cache_ttl)
     exempt = frozenset(exempt_paths)

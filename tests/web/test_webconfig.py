@@ -349,7 +349,7 @@ async def test_cache_makes_repeated_checks_cheap_and_bcrypt_stays_off_the_loop()
         await runner.cleanup()
     assert first > 0.2, "cost 13 should be slow; is the hash really checked?"
     assert second < first / 4
-    assert max_gap < 0.1, f"event loop stalled for {max_gap:.3f}s"
+    assert max_gap < first / 2, f"event loop stalled for {max_gap:.3f}s (bcrypt took {first:.3f}s)"
 
 
 async def test_exempt_paths_are_a_parameter(pki: Pki) -> None:
