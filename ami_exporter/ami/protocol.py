@@ -118,10 +118,10 @@ class Decoder:
         "_scan_from",
         "bytes_discarded",
         "bytes_framed",
+        "malformed_frames",
         "max_frame_bytes",
         "max_headers",
         "max_line_chars",
-        "malformed_frames",
         "oversized_frames",
         "wants",
     )

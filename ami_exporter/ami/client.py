@@ -1,0 +1,347 @@
+"""One AMI session over TCP (or TLS): banner, login, ActionID correlation, list actions, Ping.
+
+The socket is read by an ``asyncio.Protocol``: ``data_received`` feeds the sans-I/O decoder and
+hands every event to a synchronous callback, so reading never waits on anything but the socket
+(Asterisk drops a client that does not read within ``writetimeout``, 100 ms by default).
+Replies are routed only when they carry an ActionID this session sent and still waits for;
+everything else, including events with other clients' ActionIDs, is an ordinary event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import hashlib
+import itertools
+import logging
+import ssl
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .actions import READ_ONLY_ACTIONS, SESSION_ACTIONS, ForbiddenActionError
+from .protocol import DEFAULT_MAX_FRAME_BYTES, Decoder, Kind, Message, encode_action
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[Message], None]
+
+# Only the event classes the model folds. Never dialplan (VarSet/Newexten: half the stream)
+# nor reporting (RTCP). No spaces: Asterisk's class-list parser is whitespace-sensitive.
+DEFAULT_EVENT_MASK = "system,call,agent,cdr,security"
+
+
+class DisconnectReason(enum.Enum):
+    EOF = "eof"
+    SHUTDOWN = "shutdown"
+    PING_TIMEOUT = "ping_timeout"
+    ERROR = "error"
+
+
+class AMIError(Exception):
+    """The server answered an action with ``Response: Error``."""
+
+    def __init__(self, action: str, message: str) -> None:
+        super().__init__(f"{action}: {message}")
+        self.action = action
+        self.message = message
+
+
+class AuthenticationError(Exception):
+    """Login refused: wrong secret, unknown user, or an address outside ``permit=``."""
+
+
+class ConnectionLostError(Exception):
+    """The session ended while an action waited for its reply."""
+
+
+@dataclass(slots=True)
+class ListReply:
+    """A list action's reply: the ack, the items and the completion event."""
+
+    ack: Message
+    items: list[Message] = field(default_factory=list)
+    complete: Message | None = None
+
+    def item_fields(self) -> list[tuple[str, dict[str, str]]]:
+        return [(item.name, item.fields) for item in self.items]
+
+
+@dataclass(slots=True)
+class _Pending:
+    action: str
+    future: asyncio.Future[Message | ListReply]
+    is_list: bool
+    reply: ListReply | None = None
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._session._connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._session._data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._session._connection_lost(exc)
+
+
+class Session:
+    """A single AMI connection. Create with :meth:`connect`; the owner decides on reconnects."""
+
+    def __init__(
+        self,
+        on_event: EventCallback,
+        *,
+        wants: Callable[[str], bool] | None = None,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        action_id_prefix: str = "amiexp",
+    ) -> None:
+        self._on_event = on_event
+        self._decoder = Decoder(max_frame_bytes=max_frame_bytes, wants=wants)
+        self._transport: asyncio.Transport | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._ids = itertools.count(1)
+        self._prefix = f"{action_id_prefix}-"
+        self._banner: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[DisconnectReason] = asyncio.get_running_loop().create_future()
+        self.ami_version = ""
+        self.permitted: frozenset[str] | None = None  # from ListCommands; None = not asked yet
+        self.logged_in = False
+        self.shutdown_seen = False
+        self.sent_actions: list[str] = []  # every action name sent, for audits and tests
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        on_event: EventCallback,
+        *,
+        wants: Callable[[str], bool] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        timeout: float = 10.0,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    ) -> Session:
+        """Open the connection and wait for the banner."""
+        session = cls(on_event, wants=wants, max_frame_bytes=max_frame_bytes)
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(timeout):
+            await loop.create_connection(
+                lambda: _Protocol(session),
+                host,
+                port,
+                ssl=ssl_context,
+                server_hostname=server_hostname if ssl_context else None,
+            )
+            # A restarting Asterisk accepts and resets before the banner: that is an error here.
+            waiters: list[asyncio.Future[Any]] = [session._banner, session.closed]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if not session._banner.done():
+            raise ConnectionLostError("connection closed before the AMI banner")
+        return session
+
+    @property
+    def decoder(self) -> Decoder:
+        return self._decoder
+
+    def close(self, reason: DisconnectReason = DisconnectReason.EOF) -> None:
+        """Close now; pending actions fail with :class:`ConnectionLostError`."""
+        if not self.closed.done():
+            self.closed.set_result(reason)
+        if self._transport is not None:
+            self._transport.close()
+        self._fail_pending()
+
+    def abort(self, reason: DisconnectReason) -> None:
+        """Drop the connection without waiting for buffered writes (dead peer)."""
+        if not self.closed.done():
+            self.closed.set_result(reason)
+        if self._transport is not None:
+            self._transport.abort()
+        self._fail_pending()
+
+    # -- protocol callbacks (run on the loop, never block) --------------------------------------
+
+    def _connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            reason = DisconnectReason.SHUTDOWN if self.shutdown_seen else DisconnectReason.EOF
+            if exc is not None and not self.shutdown_seen:
+                reason = DisconnectReason.ERROR
+                log.debug("AMI connection lost: %s", exc)
+            self.closed.set_result(reason)
+        if not self._banner.done():
+            self._banner.cancel()
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        for entry in pending.values():
+            if not entry.future.done():
+                entry.future.set_exception(ConnectionLostError(f"connection lost during {entry.action}"))
+
+    def _data_received(self, data: bytes) -> None:
+        for message in self._decoder.feed(data):
+            kind = message.kind
+            if kind is Kind.EVENT:
+                if not message.skipped:
+                    action_id = message.fields.get("ActionID")
+                    if action_id is not None and action_id in self._pending:
+                        self._list_item(action_id, message)
+                        continue
+                self._on_event(message)
+            elif kind is Kind.RESPONSE:
+                self._response(message)
+            elif not self._banner.done():
+                self.ami_version = message.name.rpartition("/")[2]
+                self._banner.set_result(self.ami_version)
+
+    def _response(self, message: Message) -> None:
+        action_id = message.fields.get("ActionID")
+        entry = self._pending.get(action_id) if action_id is not None else None
+        if entry is None:
+            log.debug("ignoring a reply that is not ours (ActionID %r)", action_id)
+            return
+        if entry.is_list and message.name == "Success":
+            # The ack of a list ("EventList: start"; Asterisk 11 acks queue lists without it):
+            # the reply is complete only with the "...Complete" event.
+            entry.reply = ListReply(message)
+            return
+        # A single reply, or an error instead of a list.
+        del self._pending[action_id]  # type: ignore[arg-type]
+        if not entry.future.done():
+            entry.future.set_result(message)
+
+    def _list_item(self, action_id: str, message: Message) -> None:
+        entry = self._pending[action_id]
+        if entry.reply is None:
+            # Items before the ack (Asterisk 11 acks without EventList): start collecting anyway.
+            entry.reply = ListReply(Message(Kind.RESPONSE, "Success"))
+        if message.fields.get("EventList", "").lower() == "complete" or message.name.endswith("Complete"):
+            entry.reply.complete = message
+            del self._pending[action_id]
+            if not entry.future.done():
+                entry.future.set_result(entry.reply)
+        else:
+            entry.reply.items.append(message)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _send(self, name: str, fields: Mapping[str, str], *, is_list: bool) -> tuple[str, _Pending]:
+        if name not in READ_ONLY_ACTIONS:
+            raise ForbiddenActionError(f"{name} is not a read-only action; the exporter never sends it")
+        if self.permitted is not None and name not in SESSION_ACTIONS and name not in self.permitted:
+            raise ForbiddenActionError(f"the AMI user may not run {name} (not in ListCommands)")
+        if self._transport is None or self.closed.done():
+            raise ConnectionLostError(f"not connected; cannot send {name}")
+        action_id = f"{self._prefix}{next(self._ids)}"
+        future: asyncio.Future[Message | ListReply] = asyncio.get_running_loop().create_future()
+        entry = _Pending(name, future, is_list)
+        self._pending[action_id] = entry
+        self._transport.write(encode_action(name, [("ActionID", action_id), *fields.items()]))
+        self.sent_actions.append(name)
+        return action_id, entry
+
+    async def action(
+        self, name: str, fields: Mapping[str, str] | None = None, *, timeout: float = 10.0
+    ) -> Message:
+        """Send an action and return its reply; ``Response: Error`` raises :class:`AMIError`."""
+        action_id, entry = self._send(name, fields or {}, is_list=False)
+        try:
+            async with asyncio.timeout(timeout):
+                reply = await entry.future
+        finally:
+            self._pending.pop(action_id, None)
+        assert isinstance(reply, Message)
+        if reply.name.lower() == "error":
+            raise AMIError(name, reply.fields.get("Message", ""))
+        return reply
+
+    async def list_action(
+        self, name: str, fields: Mapping[str, str] | None = None, *, timeout: float = 30.0
+    ) -> ListReply:
+        """Send a list action and collect items until its ``...Complete`` event."""
+        action_id, entry = self._send(name, fields or {}, is_list=True)
+        try:
+            async with asyncio.timeout(timeout):
+                reply = await entry.future
+        finally:
+            self._pending.pop(action_id, None)
+        if isinstance(reply, Message):
+            if reply.name.lower() == "error":
+                raise AMIError(name, reply.fields.get("Message", ""))
+            return ListReply(reply)  # a plain Success without a list: nothing to list
+        return reply
+
+    # -- login ----------------------------------------------------------------------------------
+
+    async def login(
+        self,
+        username: str,
+        secret: str,
+        *,
+        auth: str = "md5",
+        events: str = DEFAULT_EVENT_MASK,
+        timeout: float = 10.0,
+    ) -> str:
+        """Log in; returns the method used (``md5`` or ``plain``).
+
+        ``auth="md5"`` uses the challenge (the secret never crosses the wire) and falls back to
+        plain when the server refuses ``Challenge``; ``auth="md5-only"`` does not fall back.
+        """
+        fields: dict[str, str] = {"Username": username}
+        method = "plain"
+        if auth in {"md5", "md5-only"}:
+            try:
+                challenge = await self.action("Challenge", {"AuthType": "MD5"}, timeout=timeout)
+            except AMIError:
+                if auth == "md5-only":
+                    raise
+                log.warning("AMI server refused an MD5 challenge; logging in with a plain secret")
+            else:
+                digest = hashlib.md5(
+                    (challenge.fields.get("Challenge", "") + secret).encode("utf-8")
+                ).hexdigest()
+                fields.update({"AuthType": "MD5", "Key": digest})
+                method = "md5"
+        if method == "plain":
+            fields["Secret"] = secret
+        fields["Events"] = events
+        try:
+            await self.action("Login", fields, timeout=timeout)
+        except AMIError as error:
+            raise AuthenticationError(error.message or "Authentication failed") from None
+        self.logged_in = True
+        return method
+
+    async def discover_permitted(self, timeout: float = 10.0) -> frozenset[str]:
+        """Ask ``ListCommands`` which actions this user may run (it raises no security event)."""
+        reply = await self.action("ListCommands", timeout=timeout)
+        listed = {key for key, _ in reply.headers if key not in {"Response", "ActionID", "Message", ""}}
+        self.permitted = frozenset(listed)
+        return self.permitted
+
+    async def logoff(self, timeout: float = 1.0) -> None:
+        """Say goodbye politely; errors are irrelevant at this point."""
+        if self.closed.done() or not self.logged_in:
+            return
+        with contextlib.suppress(AMIError, ConnectionLostError, TimeoutError, ForbiddenActionError):
+            await self.action("Logoff", timeout=timeout)
+
+
+def item_fields(items: Iterable[Message]) -> list[dict[str, str]]:
+    return [item.fields for item in items]

@@ -1,0 +1,52 @@
+"""Scrape-time collectors: one per subsystem, reading the model, registered in a private registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+
+from ..pbx import PBX
+from ..service import ConnectionStatus
+from .base import ScrapeResults, TimedCollector
+from .channels import ChannelCollector
+from .exporter import ExporterCollector, ScrapeCollector
+from .queues import QueueCollector
+from .system import CdrCollector, EndpointCollector, SecurityCollector, SystemCollector
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorOptions:
+    queue_members: bool = True
+    endpoint_details: bool = False
+    process: bool = True  # process_* and python_* runtime metrics
+
+
+def build_registry(
+    pbx: PBX, status: ConnectionStatus, options: CollectorOptions | None = None
+) -> CollectorRegistry:
+    """A private registry: ``auto_describe`` makes ``?name[]=`` filtering work and catches
+    duplicate metric names at registration."""
+    options = options or CollectorOptions()
+    registry = CollectorRegistry(auto_describe=True)
+    results = ScrapeResults()
+    subsystems = {
+        "exporter": ExporterCollector(pbx, status),
+        "system": SystemCollector(pbx),
+        "queues": QueueCollector(pbx, members=options.queue_members),
+        "channels": ChannelCollector(pbx),
+        "cdr": CdrCollector(pbx),
+        "security": SecurityCollector(pbx),
+        "endpoints": EndpointCollector(pbx, details=options.endpoint_details),
+    }
+    for name, collector in subsystems.items():
+        registry.register(TimedCollector(name, collector, results))
+    registry.register(ScrapeCollector(results))
+    if options.process:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+    return registry
+
+
+__all__ = ["CollectorOptions", "build_registry"]

@@ -1,0 +1,65 @@
+"""Channel, bridge and hang-up metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from ..pbx import PBX
+from .base import histogram_buckets
+
+
+class ChannelCollector(Collector):
+    def __init__(self, pbx: PBX) -> None:
+        self._pbx = pbx
+
+    def collect(self) -> Iterator[Metric]:
+        book = self._pbx.channels
+        channels = GaugeMetricFamily(
+            "asterisk_channels",
+            "Active channels by technology and state. With an AMI user that may not run "
+            "CoreShowChannels, only channels seen starting since the exporter connected.",
+            labels=["technology", "state"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for channel in list(book.channels.values()):
+            key = (channel.technology, channel.state)
+            counts[key] = counts.get(key, 0) + 1
+        for (technology, state), number in sorted(counts.items()):
+            channels.add_metric([technology, state], number)
+        yield channels
+
+        created = CounterMetricFamily(
+            "asterisk_channels_created", "Channels created (Newchannel).", labels=["technology"]
+        )
+        for technology, number in sorted(dict(book.created).items()):
+            created.add_metric([technology], number)
+        yield created
+
+        hangups = CounterMetricFamily(
+            "asterisk_channel_hangups",
+            "Channels hung up (Hangup), by technology and Q.850 cause name (the number when unknown).",
+            labels=["technology", "cause"],
+        )
+        for (technology, cause), number in sorted(dict(book.hangups).items()):
+            hangups.add_metric([technology, cause], number)
+        yield hangups
+
+        durations = HistogramMetricFamily(
+            "asterisk_channel_duration_seconds",
+            "Channel lifetime, observed at hang-up, for channels seen from their start.",
+            labels=["technology"],
+        )
+        for technology, histogram in sorted(dict(book.durations).items()):
+            buckets, total = histogram_buckets(histogram)
+            durations.add_metric([technology], buckets, total)
+        yield durations
+
+        yield GaugeMetricFamily("asterisk_bridges", "Active bridges.", value=len(book.bridges))

@@ -1,0 +1,96 @@
+"""The exporter's own health: connection, logins, events, corrections, malformed frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .. import __version__
+from ..pbx import PBX
+from ..service import ConnectionStatus
+from .base import ScrapeResults
+
+
+class ExporterCollector(Collector):
+    def __init__(self, pbx: PBX, status: ConnectionStatus) -> None:
+        self._pbx = pbx
+        self._status = status
+
+    def collect(self) -> Iterator[Metric]:
+        status = self._status
+        pbx = self._pbx
+        yield GaugeMetricFamily(
+            "asterisk_up", "1 while the AMI session is logged in, else 0.", value=1 if status.up else 0
+        )
+        build = GaugeMetricFamily("asterisk_exporter_build_info", "Always 1.", labels=["version"])
+        build.add_metric([__version__], 1)
+        yield build
+        logins = CounterMetricFamily(
+            "asterisk_exporter_ami_logins", "AMI login attempts by result.", labels=["result"]
+        )
+        for result, number in dict(status.logins).items():
+            logins.add_metric([result], number)
+        yield logins
+        disconnects = CounterMetricFamily(
+            "asterisk_exporter_ami_disconnects", "AMI sessions lost, by reason.", labels=["reason"]
+        )
+        for reason, number in dict(status.disconnects).items():
+            disconnects.add_metric([reason], number)
+        yield disconnects
+        events = CounterMetricFamily(
+            "asterisk_exporter_events",
+            "AMI events received, by event name (list replies excluded).",
+            labels=["event"],
+        )
+        for name, number in sorted(dict(pbx.events).items()):
+            events.add_metric([name], number)
+        yield events
+        last_event = GaugeMetricFamily(
+            "asterisk_exporter_last_event_timestamp_seconds", "Receive time of the newest AMI event."
+        )
+        if pbx.last_event_time:
+            last_event.add_metric([], pbx.last_event_time)
+        yield last_event
+        corrections = CounterMetricFamily(
+            "asterisk_exporter_reconcile_corrections",
+            "Differences a snapshot (QueueStatus, CoreShowChannels, BridgeList) corrected in the model.",
+            labels=["object"],
+        )
+        for kind, number in dict(pbx.corrections).items():
+            corrections.add_metric([kind], number)
+        yield corrections
+        yield CounterMetricFamily(
+            "asterisk_exporter_malformed_messages",
+            "AMI frames that could not be parsed (oversized, garbage) and were skipped.",
+            value=status.malformed_total(),
+        )
+        overflow = CounterMetricFamily(
+            "asterisk_exporter_label_overflow",
+            "Label values folded into __overflow__ because a label's value cap was reached.",
+            labels=["metric"],
+        )
+        for metric in sorted(pbx.caps.overflows):
+            overflow.add_metric([metric], pbx.caps.overflows[metric])
+        yield overflow
+
+
+class ScrapeCollector(Collector):
+    """Emits ``asterisk_scrape_collector_*`` for the collectors that ran before it."""
+
+    def __init__(self, results: ScrapeResults) -> None:
+        self._results = results
+
+    def collect(self) -> Iterator[Metric]:
+        success = GaugeMetricFamily(
+            "asterisk_scrape_collector_success", "1 when the collector succeeded.", labels=["collector"]
+        )
+        duration = GaugeMetricFamily(
+            "asterisk_scrape_collector_duration_seconds", "Time the collector took.", labels=["collector"]
+        )
+        for name, (ok, seconds) in sorted(dict(self._results.results).items()):
+            success.add_metric([name], 1 if ok else 0)
+            duration.add_metric([name], seconds)
+        yield success
+        yield duration

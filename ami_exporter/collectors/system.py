@@ -1,0 +1,137 @@
+"""System, CDR, security and endpoint metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ..pbx import PBX
+from ..pbx.codes import CDR_DISPOSITIONS
+
+
+class SystemCollector(Collector):
+    def __init__(self, pbx: PBX) -> None:
+        self._pbx = pbx
+
+    def collect(self) -> Iterator[Metric]:
+        state = self._pbx.system.state
+        info = GaugeMetricFamily(
+            "asterisk_info",
+            "Always 1. ami_version from the AMI banner; version from CoreSettings, empty when the "
+            "AMI user may not run it.",
+            labels=["ami_version", "version"],
+        )
+        info.add_metric([state.ami_version, state.version], 1)
+        yield info
+        # Families stay present without a sample while a value is unknown, so that the registry
+        # knows their names from the start (``?name[]=`` filtering relies on it).
+        yield _optional_gauge(
+            "asterisk_core_start_time_seconds", "Unix time Asterisk started.", state.start_time or None
+        )
+        yield _optional_gauge(
+            "asterisk_core_reload_time_seconds",
+            "Unix time of Asterisk's last reload.",
+            state.reload_time or None,
+        )
+        yield CounterMetricFamily(
+            "asterisk_reloads", "Reload events (one per module reload).", value=state.reloads
+        )
+        yield CounterMetricFamily(
+            "asterisk_shutdowns", "Shutdown events (Asterisk stopping or restarting).", value=state.shutdowns
+        )
+        yield _optional_gauge(
+            "asterisk_core_active_channels",
+            "Active channels as Asterisk counts them (CoreStatus CoreCurrentCalls; needs write=reporting).",
+            state.current_channels,
+        )
+
+
+def _optional_gauge(name: str, documentation: str, value: float | None) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation)
+    if value is not None:
+        family.add_metric([], value)
+    return family
+
+
+class CdrCollector(Collector):
+    def __init__(self, pbx: PBX) -> None:
+        self._pbx = pbx
+
+    def collect(self) -> Iterator[Metric]:
+        book = self._pbx.system
+        cdr = CounterMetricFamily(
+            "asterisk_cdr",
+            "CDR records (Cdr events from cdr_manager) by disposition. One call produces one "
+            "record per leg, so this counts legs, not calls.",
+            labels=["disposition"],
+        )
+        counts = dict(book.cdr)
+        for disposition in (
+            *CDR_DISPOSITIONS.values(),
+            *sorted(set(counts) - set(CDR_DISPOSITIONS.values())),
+        ):
+            cdr.add_metric([disposition], counts.get(disposition, 0))
+        yield cdr
+        yield CounterMetricFamily(
+            "asterisk_cdr_billable_seconds",
+            "Sum of BillableSeconds (answer to end) over all CDR records.",
+            value=book.cdr_billable_seconds,
+        )
+
+
+class SecurityCollector(Collector):
+    def __init__(self, pbx: PBX) -> None:
+        self._pbx = pbx
+
+    def collect(self) -> Iterator[Metric]:
+        events = CounterMetricFamily(
+            "asterisk_security_events",
+            "Security-class events (InvalidPassword, FailedACL, RequestNotAllowed, ...) by service.",
+            labels=["event", "service"],
+        )
+        for (event, service), number in sorted(dict(self._pbx.system.security).items()):
+            events.add_metric([event, service], number)
+        yield events
+
+
+class EndpointCollector(Collector):
+    def __init__(self, pbx: PBX, *, details: bool = False) -> None:
+        self._pbx = pbx
+        self._details = details
+
+    def collect(self) -> Iterator[Metric]:
+        book = self._pbx.endpoints
+        endpoints = GaugeMetricFamily(
+            "asterisk_endpoints",
+            "Endpoints by reachability (PeerStatus, ContactStatus), as seen since the exporter started.",
+            labels=["state"],
+        )
+        for state, number in sorted(book.count_by_state().items()):
+            endpoints.add_metric([state], number)
+        yield endpoints
+        devices = GaugeMetricFamily(
+            "asterisk_devices",
+            "Devices by state (DeviceStateChange), Local channels and app_queue pseudo-devices excluded.",
+            labels=["state"],
+        )
+        for state, number in book.devices_by_state().items():
+            devices.add_metric([state], number)
+        yield devices
+        if not self._details:
+            return
+        reachable = GaugeMetricFamily(
+            "asterisk_endpoint_up", "1 when the endpoint is reachable or registered.", labels=["endpoint"]
+        )
+        rtt = GaugeMetricFamily(
+            "asterisk_endpoint_roundtrip_seconds",
+            "Last qualify round-trip time (ContactStatus).",
+            labels=["endpoint"],
+        )
+        for name, endpoint in sorted(dict(book.endpoints).items()):
+            reachable.add_metric([name], endpoint.state in {"reachable", "registered", "lagged"})
+            if endpoint.roundtrip_seconds is not None:
+                rtt.add_metric([name], endpoint.roundtrip_seconds)
+        yield reachable
+        yield rtt

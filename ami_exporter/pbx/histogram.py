@@ -1,0 +1,44 @@
+"""A fixed-bucket histogram of plain numbers, folded on the event loop and read at scrape time."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+
+# Chosen for service levels, so that le="30" answers "answered within 30 s".
+WAIT_BUCKETS: tuple[float, ...] = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
+TALK_BUCKETS: tuple[float, ...] = (*WAIT_BUCKETS, 900, 1800, 3600)
+CHANNEL_DURATION_BUCKETS: tuple[float, ...] = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+
+
+class Histogram:
+    """Per-bucket (non-cumulative) counts; the last slot is +Inf. The count is derived from the
+    buckets so a reader in another thread always sees a consistent count and +Inf bucket."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = tuple(bounds)
+        self.counts = [0] * (len(self.bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        # bisect_left: a value equal to a bound belongs to that bucket (le is inclusive).
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def cumulative(self) -> tuple[list[tuple[str, int]], float, int]:
+        """``([(le, cumulative count), ..., ("+Inf", n)], sum, count)``."""
+        counts = list(self.counts)  # one atomic copy
+        running = 0
+        out: list[tuple[str, int]] = []
+        for bound, count in zip(self.bounds, counts, strict=False):
+            running += count
+            out.append((_le(bound), running))
+        running += counts[-1]
+        out.append(("+Inf", running))
+        return out, self.total, running
+
+
+def _le(bound: float) -> str:
+    return str(int(bound)) if bound == int(bound) else repr(bound)

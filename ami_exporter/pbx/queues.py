@@ -1,0 +1,345 @@
+"""Queues, their members and waiting callers: folded from agent-class events and replaced by
+``QueueStatus`` snapshots.
+
+Traps this code handles (AMI reference §4.4, §4.5):
+
+* member identity is ``MemberName``/``Interface`` in events but ``Name``/``Location`` in
+  ``QueueMember`` list items; members are keyed by interface;
+* ``AgentRingNoAnswer.RingTime`` is milliseconds, ``AgentConnect.RingTime`` seconds;
+* ``AgentComplete`` may lack every caller field: only Queue, Interface, MemberName, HoldTime,
+  TalkTime and Reason are used;
+* a queue timeout (and leavewhenempty, withdraw, a restart) arrives as ``QueueCallerAbandon``;
+* ``QueueCallerJoin``/``Leave`` ``Count`` is the queue's own caller count after the event, so it
+  is taken as the gauge rather than trusting our own bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .codes import DEVICE_NOT_INUSE
+from .histogram import TALK_BUCKETS, WAIT_BUCKETS, Histogram
+from .labels import LabelCaps
+from .numbers import clean_text, first, flag, to_float, to_int
+
+COMPLETION_REASONS = ("agent", "caller", "transfer")
+
+
+@dataclass(slots=True)
+class Member:
+    interface: str
+    name: str
+    state_interface: str = ""
+    membership: str = ""
+    penalty: int = 0
+    calls_taken: int = 0
+    last_call: int = 0
+    last_pause: int = 0
+    login_time: int = 0
+    in_call: bool = False
+    status: int = 0
+    paused: bool = False
+    paused_reason: str = ""
+    wrapup_time: int = 0
+    ringinuse: bool = False
+
+    @property
+    def available(self) -> bool:
+        return not self.paused and not self.in_call and self.status == DEVICE_NOT_INUSE
+
+    def state_key(self) -> tuple[int, bool, bool, int]:
+        """What a reconcile compares to decide that a member was corrected."""
+        return (self.status, self.paused, self.in_call, self.penalty)
+
+
+@dataclass(slots=True)
+class Caller:
+    uniqueid: str
+    joined: float
+    position: int = 0
+
+
+@dataclass(slots=True)
+class QueueParams:
+    """Asterisk's own view of the queue, from the last ``QueueParams`` item."""
+
+    max_callers: int = 0
+    strategy: str = ""
+    holdtime: float = 0.0
+    talktime: float = 0.0
+    completed: int = 0
+    abandoned: int = 0
+    service_level: int = 0
+    service_level_perf: float = 0.0
+    service_level_perf2: float = 0.0
+    weight: int = 0
+
+
+@dataclass(slots=True)
+class Queue:
+    name: str
+    callers: dict[str, Caller] = field(default_factory=dict)
+    count: int = 0
+    members: dict[str, Member] = field(default_factory=dict)
+    params: QueueParams | None = None
+    # Event-derived counters: monotonic for the life of the process.
+    joins: int = 0
+    abandons: int = 0
+    answered: int = 0
+    completed: dict[str, int] = field(default_factory=dict)
+    ring_noanswer: int = 0
+    dumps: int = 0
+    wait_answered: Histogram = field(default_factory=lambda: Histogram(WAIT_BUCKETS))
+    wait_abandoned: Histogram = field(default_factory=lambda: Histogram(WAIT_BUCKETS))
+    talk: Histogram = field(default_factory=lambda: Histogram(TALK_BUCKETS))
+
+    def longest_wait(self, now: float) -> float:
+        callers = list(self.callers.values())
+        if not callers:
+            return 0.0
+        return max(0.0, now - min(caller.joined for caller in callers))
+
+
+@dataclass(slots=True)
+class QueueSnapshot:
+    """A complete ``QueueStatus`` reply, split by item type."""
+
+    params: list[Mapping[str, str]] = field(default_factory=list)
+    members: list[Mapping[str, str]] = field(default_factory=list)
+    entries: list[Mapping[str, str]] = field(default_factory=list)
+    partial: bool = False  # the request named one queue: do not drop the others
+
+    @classmethod
+    def from_items(
+        cls, items: Iterable[tuple[str, Mapping[str, str]]], *, partial: bool = False
+    ) -> QueueSnapshot:
+        snapshot = cls(partial=partial)
+        for name, fields in items:
+            if name == "QueueParams":
+                snapshot.params.append(fields)
+            elif name == "QueueMember":
+                snapshot.members.append(fields)
+            elif name == "QueueEntry":
+                snapshot.entries.append(fields)
+        return snapshot
+
+
+class QueueBook:
+    """All queues. Mutated only by the event loop; read by collectors at scrape time."""
+
+    def __init__(self, caps: LabelCaps, now: Callable[[], float]) -> None:
+        self._caps = caps
+        self._now = now
+        self.queues: dict[str, Queue] = {}
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def queue(self, raw_name: str | None) -> Queue:
+        name = clean_text(raw_name or "")
+        queue = self.queues.get(name)
+        if queue is None:
+            name = self._caps.admit("queue", name)
+            queue = self.queues.get(name)
+            if queue is None:
+                queue = self.queues[name] = Queue(name)
+        return queue
+
+    def _member(self, queue: Queue, fields: Mapping[str, str], *, create: bool) -> Member | None:
+        interface = clean_text(first(fields, "Interface", "Location", "StateInterface") or "")
+        member = queue.members.get(interface)
+        if member is None and create and interface:
+            label = clean_text(first(fields, "MemberName", "Name") or "") or interface
+            member = queue.members[interface] = Member(interface, self._caps.admit("member", label))
+        return member
+
+    # -- caller events ------------------------------------------------------------------------
+
+    def caller_join(self, fields: Mapping[str, str]) -> None:
+        queue = self.queue(fields.get("Queue"))
+        queue.joins += 1
+        uniqueid = fields.get("Uniqueid")
+        if uniqueid and uniqueid not in queue.callers:
+            queue.callers[uniqueid] = Caller(uniqueid, self._now(), to_int(fields.get("Position")))
+        queue.count = to_int(fields.get("Count"), len(queue.callers))
+
+    def caller_leave(self, fields: Mapping[str, str]) -> None:
+        queue = self.queue(fields.get("Queue"))
+        uniqueid = fields.get("Uniqueid")
+        if uniqueid:
+            queue.callers.pop(uniqueid, None)
+        queue.count = to_int(fields.get("Count"), len(queue.callers))
+
+    def caller_abandon(self, fields: Mapping[str, str]) -> None:
+        queue = self.queue(fields.get("Queue"))
+        queue.abandons += 1
+        queue.wait_abandoned.observe(to_int(fields.get("HoldTime")))
+
+    # -- agent events -------------------------------------------------------------------------
+
+    def agent_connect(self, fields: Mapping[str, str]) -> None:
+        queue = self.queue(fields.get("Queue"))
+        queue.answered += 1
+        queue.wait_answered.observe(to_int(fields.get("HoldTime")))
+        member = self._member(queue, fields, create=False)
+        if member is not None:
+            member.in_call = True
+
+    def agent_complete(self, fields: Mapping[str, str]) -> None:
+        queue = self.queue(fields.get("Queue"))
+        reason = fields.get("Reason", "")
+        if reason not in COMPLETION_REASONS:
+            reason = "other" if reason else "unknown"
+        queue.completed[reason] = queue.completed.get(reason, 0) + 1
+        queue.talk.observe(to_int(fields.get("TalkTime")))
+        member = self._member(queue, fields, create=False)
+        if member is not None:
+            member.in_call = False
+
+    def agent_ring_noanswer(self, fields: Mapping[str, str]) -> None:
+        self.queue(fields.get("Queue")).ring_noanswer += 1
+
+    def agent_dump(self, fields: Mapping[str, str]) -> None:
+        self.queue(fields.get("Queue")).dumps += 1
+
+    # -- member events (all carry the full member blob) -----------------------------------------
+
+    def member_update(self, fields: Mapping[str, str]) -> None:
+        queue = self.queue(fields.get("Queue"))
+        member = self._member(queue, fields, create=True)
+        if member is not None:
+            _apply_member_fields(member, fields)
+
+    def member_removed(self, fields: Mapping[str, str]) -> None:
+        queue = self.queue(fields.get("Queue"))
+        interface = clean_text(first(fields, "Interface", "Location") or "")
+        member = queue.members.pop(interface, None)
+        if member is not None:
+            self._release_member(queue, member)
+
+    def _release_member(self, queue: Queue, member: Member) -> None:
+        if not any(other.name == member.name for q in self.queues.values() for other in q.members.values()):
+            self._caps.release("member", member.name)
+
+    # -- reconcile ------------------------------------------------------------------------------
+
+    def reconcile(self, snapshot: QueueSnapshot) -> dict[str, int]:
+        """Replace queues, members and callers with a complete ``QueueStatus`` reply and return
+        the number of corrections per object kind."""
+        now = self._now()
+        corrections = {"queue": 0, "queue_member": 0, "queue_caller": 0}
+        seen: set[str] = set()
+        for fields in snapshot.params:
+            name = clean_text(fields.get("Queue", ""))
+            if name not in self.queues:
+                corrections["queue"] += 1
+            queue = self.queue(name)
+            seen.add(queue.name)
+            queue.params = _params(fields)
+        members_by_queue: dict[str, dict[str, Member]] = {name: {} for name in seen}
+        for fields in snapshot.members:
+            queue = self.queue(fields.get("Queue"))
+            old = queue.members.get(clean_text(first(fields, "Location", "Interface") or ""))
+            members = members_by_queue.setdefault(queue.name, {})
+            member = self._fresh_member(fields)
+            if member is None:
+                continue
+            if old is not None:
+                member.ringinuse = old.ringinuse  # QueueMember carries no Ringinuse
+            members[member.interface] = member
+        entries_by_queue: dict[str, list[Mapping[str, str]]] = {name: [] for name in seen}
+        for fields in snapshot.entries:
+            entries_by_queue.setdefault(self.queue(fields.get("Queue")).name, []).append(fields)
+
+        for name, members in members_by_queue.items():
+            queue = self.queue(name)
+            old_members = queue.members
+            for interface, member in members.items():
+                previous = old_members.get(interface)
+                if previous is None or previous.state_key() != member.state_key():
+                    corrections["queue_member"] += 1
+            queue.members = members
+            for interface, member in old_members.items():
+                if interface not in members:
+                    corrections["queue_member"] += 1
+                    self._release_member(queue, member)
+
+        for name, entries in entries_by_queue.items():
+            queue = self.queue(name)
+            old_callers = queue.callers
+            callers: dict[str, Caller] = {}
+            for fields in entries:
+                uniqueid = fields.get("Uniqueid") or f"position-{fields.get('Position', len(callers))}"
+                known = old_callers.get(uniqueid)
+                joined = known.joined if known else now - to_int(fields.get("Wait"))
+                callers[uniqueid] = Caller(uniqueid, joined, to_int(fields.get("Position")))
+            diff = len(callers.keys() ^ old_callers.keys())
+            if diff == 0 and queue.count != len(callers):
+                diff = 1  # the gauge was off although no known caller was missing
+            corrections["queue_caller"] += diff
+            queue.callers = callers
+            queue.count = len(callers)
+
+        if not snapshot.partial:
+            for name in [name for name in self.queues if name not in seen]:
+                corrections["queue"] += 1
+                queue = self.queues.pop(name)
+                self._caps.release("queue", name)
+                for member in queue.members.values():
+                    self._release_member(queue, member)
+        return corrections
+
+    def _fresh_member(self, fields: Mapping[str, str]) -> Member | None:
+        interface = clean_text(first(fields, "Location", "Interface", "StateInterface") or "")
+        if not interface:
+            return None
+        label = clean_text(first(fields, "Name", "MemberName") or "") or interface
+        member = Member(interface, self._caps.admit("member", label))
+        _apply_member_fields(member, fields)
+        return member
+
+
+def _apply_member_fields(member: Member, fields: Mapping[str, str]) -> None:
+    """Copy whichever member-blob fields are present (older Asterisk versions lack some)."""
+    get = fields.get
+    if (value := get("StateInterface")) is not None:
+        member.state_interface = clean_text(value)
+    if (value := get("Membership")) is not None:
+        member.membership = value
+    if (value := get("Penalty")) is not None:
+        member.penalty = to_int(value)
+    if (value := get("CallsTaken")) is not None:
+        member.calls_taken = to_int(value)
+    if (value := get("LastCall")) is not None:
+        member.last_call = to_int(value)
+    if (value := get("LastPause")) is not None:
+        member.last_pause = to_int(value)
+    if (value := get("LoginTime")) is not None:
+        member.login_time = to_int(value)
+    if (value := first(fields, "InCall", "IsInCall")) is not None:
+        member.in_call = flag(value)
+    if (value := get("Status")) is not None:
+        member.status = to_int(value)
+    if (value := get("Paused")) is not None:
+        member.paused = flag(value)
+    if (value := get("PausedReason")) is not None:
+        member.paused_reason = clean_text(value)
+    if (value := get("Wrapuptime")) is not None:
+        member.wrapup_time = to_int(value)
+    if (value := get("Ringinuse")) is not None:
+        member.ringinuse = flag(value)
+
+
+def _params(fields: Mapping[str, str]) -> QueueParams:
+    return QueueParams(
+        max_callers=to_int(fields.get("Max")),
+        strategy=clean_text(fields.get("Strategy", "")),
+        holdtime=to_float(first(fields, "Holdtime", "HoldTime")),
+        talktime=to_float(fields.get("TalkTime")),
+        completed=to_int(fields.get("Completed")),
+        abandoned=to_int(fields.get("Abandoned")),
+        service_level=to_int(fields.get("ServiceLevel")),
+        service_level_perf=to_float(fields.get("ServicelevelPerf")),
+        service_level_perf2=to_float(fields.get("ServicelevelPerf2")),
+        weight=to_int(fields.get("Weight")),
+    )

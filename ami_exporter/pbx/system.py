@@ -1,0 +1,115 @@
+"""System-, CDR- and security-class state: start and reload times, version, reloads, CDR and
+security event counters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .codes import CDR_DISPOSITIONS
+from .labels import LabelCaps
+from .numbers import clean_text, to_float, to_int
+
+
+@dataclass(slots=True)
+class SystemState:
+    ami_version: str = ""
+    version: str = ""
+    system_name: str = ""
+    start_time: float = 0.0
+    reload_time: float = 0.0
+    reloads: int = 0
+    shutdowns: int = 0
+    current_channels: int | None = None  # CoreStatus CoreCurrentCalls (it counts channels)
+    processed_calls: int | None = None
+
+
+class SystemBook:
+    def __init__(self, caps: LabelCaps, now: Callable[[], float]) -> None:
+        self._caps = caps
+        self._now = now
+        self.state = SystemState()
+        self.cdr: dict[str, int] = {}
+        self.cdr_billable_seconds = 0
+        self.security: dict[tuple[str, str], int] = {}
+
+    # -- system class ---------------------------------------------------------------------------
+
+    def fully_booted(self, fields: Mapping[str, str]) -> None:
+        # Two header orders exist (login-time vs boot-time); only keys matter. Asterisk 11/13
+        # send no Uptime/LastReload: keep what we had.
+        now = self._now()
+        uptime = fields.get("Uptime")
+        if uptime is not None:
+            self.state.start_time = _stable(self.state.start_time, float(int(now) - to_int(uptime)))
+        last_reload = fields.get("LastReload")
+        if last_reload is not None:
+            self.state.reload_time = _stable(self.state.reload_time, float(int(now) - to_int(last_reload)))
+
+    def reload(self, fields: Mapping[str, str]) -> None:
+        self.state.reloads += 1
+        self.state.reload_time = self._now()
+
+    def shutdown(self, fields: Mapping[str, str]) -> None:
+        self.state.shutdowns += 1
+
+    def set_ami_version(self, banner_version: str) -> None:
+        self.state.ami_version = clean_text(banner_version)
+
+    def core_settings(self, fields: Mapping[str, str]) -> None:
+        self.state.version = clean_text(fields.get("AsteriskVersion", ""))
+        self.state.system_name = clean_text(fields.get("SystemName", ""))
+        if ami := fields.get("AMIversion"):
+            self.state.ami_version = clean_text(ami)
+
+    def core_status(self, fields: Mapping[str, str]) -> None:
+        # CoreStatus gives local wall-clock dates without a zone; read them in the exporter's
+        # local time zone (the exporter usually runs next to Asterisk). FullyBooted's relative
+        # Uptime is exact and wins when we have it.
+        if not self.state.start_time:
+            started = _local_epoch(fields.get("CoreStartupDate"), fields.get("CoreStartupTime"))
+            if started:
+                self.state.start_time = started
+        if not self.state.reload_time:
+            reloaded = _local_epoch(fields.get("CoreReloadDate"), fields.get("CoreReloadTime"))
+            if reloaded:
+                self.state.reload_time = reloaded
+        if (calls := fields.get("CoreCurrentCalls")) is not None:
+            self.state.current_channels = to_int(calls)
+        if (processed := fields.get("CoreProcessedCalls")) is not None:
+            self.state.processed_calls = to_int(processed)
+
+    # -- cdr class ------------------------------------------------------------------------------
+
+    def cdr_event(self, fields: Mapping[str, str]) -> None:
+        disposition = CDR_DISPOSITIONS.get(fields.get("Disposition", ""), "unknown")
+        self.cdr[disposition] = self.cdr.get(disposition, 0) + 1
+        self.cdr_billable_seconds += to_int(fields.get("BillableSeconds"))
+
+    # -- security class -------------------------------------------------------------------------
+
+    def security_event(self, name: str, fields: Mapping[str, str]) -> None:
+        event = self._caps.admit("security_event", name)
+        service = self._caps.admit("security_service", clean_text(fields.get("Service", "")) or "unknown")
+        key = (event, service)
+        self.security[key] = self.security.get(key, 0) + 1
+
+
+def _stable(current: float, derived: float) -> float:
+    """``now - Uptime`` wobbles by a second between logins (both are whole seconds, read at
+    different moments). Keep the known value unless it really moved, so that alerts on
+    ``changes(asterisk_core_start_time_seconds)`` fire for restarts only."""
+    if current and abs(current - derived) <= 2:
+        return current
+    return derived
+
+
+def _local_epoch(date: str | None, clock: str | None) -> float:
+    if not date or not clock:
+        return 0.0
+    try:
+        parsed = time.strptime(f"{date} {clock}", "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return 0.0
+    return to_float(str(time.mktime(parsed)))

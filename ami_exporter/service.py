@@ -1,0 +1,420 @@
+"""Keeps one AMI session alive and the model in step with Asterisk.
+
+Per session: connect, log in, ``ListCommands`` (what may we run?), reconcile (``QueueStatus``,
+and ``CoreShowChannels``/``BridgeList``/``CoreSettings``/``CoreStatus`` where permitted), then
+ping and reconcile on their intervals until the session ends; reconnect with capped
+exponential backoff and jitter. Login failures are logged once per state change, never per
+attempt, and never end the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .ami.client import (
+    DEFAULT_EVENT_MASK,
+    AMIError,
+    AuthenticationError,
+    ConnectionLostError,
+    DisconnectReason,
+    Session,
+)
+from .ami.protocol import DEFAULT_MAX_FRAME_BYTES, Message
+from .pbx import PBX, QueueSnapshot
+
+log = logging.getLogger(__name__)
+
+SECRET_ENV = "AMI_EXPORTER_SECRET"
+
+
+class SecretError(Exception):
+    """The AMI secret could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSource:
+    """Where the AMI secret comes from: an environment variable or a file, never argv.
+
+    The file is re-read on every login attempt, so fixing it recovers without a restart.
+    """
+
+    file: Path | None = None
+    env_var: str = SECRET_ENV
+
+    def read(self) -> str:
+        if self.file is not None:
+            try:
+                text = self.file.read_text(encoding="utf-8")
+            except OSError as error:
+                raise SecretError(f"cannot read the AMI secret file {self.file}: {error.strerror}") from None
+            return text.rstrip("\r\n")
+        value = os.environ.get(self.env_var)
+        if value is None:
+            raise SecretError(f"no AMI secret: set {self.env_var} or pass --ami.secret-file")
+        return value
+
+    def __repr__(self) -> str:  # never show a secret, even by accident
+        return f"SecretSource(file={self.file!r}, env_var={self.env_var!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class AMISettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "exporter"
+    secret: SecretSource = field(default_factory=SecretSource)
+    auth: str = "md5"
+    events: str = DEFAULT_EVENT_MASK
+    ping_interval: float = 10.0
+    reconcile_interval: float = 30.0
+    connect_timeout: float = 10.0
+    action_timeout: float = 10.0
+    list_timeout: float = 60.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    ssl_context: ssl.SSLContext | None = None
+    server_hostname: str | None = None
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(slots=True)
+class ConnectionStatus:
+    """The exporter's own view of its AMI connection, read by the exporter collector."""
+
+    up: bool = False
+    ready: bool = False
+    logins: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("success", "auth_failed", "error"), 0)
+    )
+    disconnects: dict[str, int] = field(
+        default_factory=lambda: {reason.value: 0 for reason in DisconnectReason}
+    )
+    malformed_frames: int = 0  # finished sessions; add the live decoder's counts for the total
+    ami_version: str = ""
+    last_login_method: str = ""
+    session: Session | None = None
+
+    def malformed_total(self) -> int:
+        session = self.session
+        live = 0
+        if session is not None:
+            live = session.decoder.malformed_frames + session.decoder.oversized_frames
+        return self.malformed_frames + live
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: 0.5 s doubling to 30 s, each delay drawn from
+    [50 %, 100 %] of the step so that a fleet of exporters does not reconnect in lockstep."""
+
+    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self._step = initial
+        self._rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        delay = self._step * self._rng.uniform(0.5, 1.0)
+        self._step = min(self._step * 2, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        self._step = self.initial
+
+
+class AMIService:
+    """Owns the reconnect loop; started and stopped by the web app's ``cleanup_ctx``."""
+
+    def __init__(
+        self,
+        settings: AMISettings,
+        pbx: PBX,
+        status: ConnectionStatus | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.pbx = pbx
+        self.status = status or ConnectionStatus()
+        self._clock = clock
+        self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self._stopping = False
+        self._state = "starting"  # for logging state changes only
+        self._reconcile_now = asyncio.Event()
+        self._reconciled_once = False
+        self._queue_status_warned = False
+        self.sent_actions: list[str] = []  # all sessions: audited by tests
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._one_session()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the loop must survive anything; say what happened once
+                log.exception("unexpected error in the AMI session; reconnecting")
+            if self._stopping:
+                break
+            await asyncio.sleep(self._backoff.next_delay())
+
+    async def stop(self) -> None:
+        """Log off politely (bounded to about a second) so Asterisk logs a clean goodbye."""
+        self._stopping = True
+        session = self.status.session
+        if session is not None:
+            await session.logoff(timeout=0.8)
+            session.close()
+
+    # -- one session ----------------------------------------------------------------------------
+
+    async def _one_session(self) -> None:
+        settings = self.settings
+        try:
+            secret = settings.secret.read()
+        except SecretError as error:
+            self._set_state("no_secret", logging.ERROR, "%s; retrying with backoff", error)
+            self.status.logins["error"] += 1
+            return
+        try:
+            session = await Session.connect(
+                settings.host,
+                settings.port,
+                self._on_event,
+                wants=self.pbx.wants,
+                ssl_context=settings.ssl_context,
+                server_hostname=settings.server_hostname,
+                timeout=settings.connect_timeout,
+                max_frame_bytes=settings.max_frame_bytes,
+            )
+        except (OSError, TimeoutError, ConnectionLostError) as error:
+            self.status.logins["error"] += 1
+            self._set_state(
+                "unreachable",
+                logging.WARNING,
+                "cannot connect to Asterisk AMI at %s: %s; retrying with backoff",
+                settings.address,
+                _describe(error),
+            )
+            return
+        self.status.session = session
+        session.sent_actions = self.sent_actions
+        try:
+            await self._login(session, secret)
+            if not session.logged_in:
+                return
+            await self._serve(session)
+        finally:
+            self._end_session(session)
+
+    async def _login(self, session: Session, secret: str) -> None:
+        settings = self.settings
+        self.pbx.system.set_ami_version(session.ami_version)
+        self.status.ami_version = session.ami_version
+        try:
+            method = await session.login(
+                settings.username,
+                secret,
+                auth=settings.auth,
+                events=settings.events,
+                timeout=settings.action_timeout,
+            )
+        except AuthenticationError as error:
+            self.status.logins["auth_failed"] += 1
+            self._set_state(
+                "auth_failed",
+                logging.ERROR,
+                "AMI login as %r at %s failed: %s (check the secret, that the user exists in "
+                "manager.conf and that its permit= lines allow this host); retrying with backoff",
+                settings.username,
+                settings.address,
+                error,
+            )
+            return
+        except (AMIError, ConnectionLostError, TimeoutError) as error:
+            self.status.logins["error"] += 1
+            self._set_state(
+                "login_error",
+                logging.WARNING,
+                "AMI login as %r at %s did not complete: %s; retrying with backoff",
+                settings.username,
+                settings.address,
+                _describe(error),
+            )
+            return
+        self.status.logins["success"] += 1
+        self.status.last_login_method = method
+        self.status.up = True
+        self._backoff.reset()
+        self._set_state(
+            "connected",
+            logging.INFO,
+            "AMI session established with Asterisk at %s as %r (AMI %s, %s login)",
+            settings.address,
+            settings.username,
+            session.ami_version or "unknown",
+            method,
+        )
+
+    async def _serve(self, session: Session) -> None:
+        settings = self.settings
+        try:
+            permitted = await session.discover_permitted(timeout=settings.action_timeout)
+        except (AMIError, TimeoutError) as error:
+            # Without ListCommands, only use actions every user may run (authority 0).
+            log.warning("ListCommands failed (%s); using only unprivileged actions", _describe(error))
+            session.permitted = permitted = frozenset({"Ping", "QueueStatus", "QueueSummary", "BridgeList"})
+        log.debug("AMI user may run: %s", ", ".join(sorted(permitted)))
+        self._reconciled_once = False
+        self._reconcile_now.clear()
+        tasks = [
+            asyncio.create_task(self._reconcile_loop(session), name="ami-reconcile"),
+            asyncio.create_task(self._ping_loop(session), name="ami-ping"),
+        ]
+        try:
+            await asyncio.shield(session.closed)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def _end_session(self, session: Session) -> None:
+        status = self.status
+        status.malformed_frames += session.decoder.malformed_frames + session.decoder.oversized_frames
+        was_up = status.up
+        status.up = False
+        status.ready = False
+        status.session = None
+        if not session.closed.done():
+            session.close(DisconnectReason.ERROR)
+        reason = session.closed.result()
+        if was_up:
+            status.disconnects[reason.value] += 1
+            self._set_state(
+                "disconnected",
+                logging.WARNING,
+                "AMI session with %s ended (%s); reconnecting with backoff",
+                self.settings.address,
+                reason.value,
+            )
+
+    # -- periodic work ----------------------------------------------------------------------------
+
+    async def _ping_loop(self, session: Session) -> None:
+        interval = self.settings.ping_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await session.action("Ping", timeout=interval)
+            except TimeoutError:
+                log.warning(
+                    "no reply to Ping from %s within %.1fs; the connection is dead (half-open?)",
+                    self.settings.address,
+                    interval,
+                )
+                session.abort(DisconnectReason.PING_TIMEOUT)
+                return
+            except (AMIError, ConnectionLostError):
+                return
+
+    async def _reconcile_loop(self, session: Session) -> None:
+        while True:
+            try:
+                await self.reconcile(session)
+            except ConnectionLostError:
+                return
+            except TimeoutError:
+                log.warning(
+                    "a reconcile poll timed out; the next one runs in %.0fs", self.settings.reconcile_interval
+                )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.reconcile_interval):
+                    await self._reconcile_now.wait()
+            self._reconcile_now.clear()
+
+    async def reconcile(self, session: Session) -> None:
+        """Take every snapshot this user may take and replace the model's state with it."""
+        permitted = session.permitted or frozenset()
+        timeout = self.settings.list_timeout
+        if "QueueStatus" in permitted:
+            try:
+                reply = await session.list_action("QueueStatus", timeout=timeout)
+            except AMIError as error:
+                if not self._queue_status_warned:
+                    log.warning(
+                        "QueueStatus failed (%s): is app_queue loaded? Queue state comes from events "
+                        "only until it works",
+                        error.message,
+                    )
+                    self._queue_status_warned = True
+            else:
+                self._queue_status_warned = False
+                self.pbx.reconcile_queues(QueueSnapshot.from_items(reply.item_fields()))
+        if "CoreShowChannels" in permitted:
+            with contextlib.suppress(AMIError):
+                channels = await session.list_action("CoreShowChannels", timeout=timeout)
+                self.pbx.reconcile_channels(item.fields for item in channels.items)
+        if "BridgeList" in permitted:
+            with contextlib.suppress(AMIError):
+                bridges = await session.list_action("BridgeList", timeout=timeout)
+                self.pbx.reconcile_bridges(item.fields for item in bridges.items)
+        if "CoreSettings" in permitted:
+            with contextlib.suppress(AMIError):
+                self.pbx.system.core_settings((await session.action("CoreSettings")).fields)
+        if "CoreStatus" in permitted:
+            with contextlib.suppress(AMIError):
+                self.pbx.system.core_status((await session.action("CoreStatus")).fields)
+        self._reconciled_once = True
+        self.status.ready = True
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def _on_event(self, message: Message) -> None:
+        name = message.name
+        pbx = self.pbx
+        pbx.count(name)
+        if message.skipped:
+            return
+        pbx.apply(name, message.fields)
+        if name == "FullyBooted":
+            # Logged in before boot completed (cold start): snapshot again now that modules are up.
+            if self._reconciled_once:
+                self._reconcile_now.set()
+        elif name == "Shutdown":
+            session = self.status.session
+            if session is not None:
+                session.shutdown_seen = True
+
+    # -- logging ----------------------------------------------------------------------------------
+
+    def _set_state(self, state: str, level: int, message: str, *args: object) -> None:
+        """Log on state changes only: a PBX that refuses us every 30 s must not flood the log."""
+        if state == self._state:
+            log.debug(message, *args)
+            return
+        self._state = state
+        log.log(level, message, *args)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__

@@ -1,0 +1,150 @@
+"""The aiohttp application: ``/metrics``, the landing page and the health endpoints.
+
+Exposition and content negotiation (text or OpenMetrics, gzip, ``name[]`` filters) come from
+``prometheus_client.aiohttp.make_aiohttp_handler``. Its handler renders synchronously, and a
+large exposition (10,000 queue members) takes long enough to delay the AMI reader, so it runs in
+a worker thread: collectors only read the model (mutated on the loop thread alone) and copy
+each container with ``list()``/``dict()`` first, which is atomic under the GIL. A scrape sees
+each value as of some instant during the render, never a torn container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, cast
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from prometheus_client.aiohttp import make_aiohttp_handler
+from prometheus_client.registry import CollectorRegistry
+
+from .. import __version__
+from ..service import AMIService, ConnectionStatus
+
+SERVICE_KEY = web.AppKey("ami_service", AMIService)
+STATUS_KEY = web.AppKey("connection_status", ConnectionStatus)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    telemetry_path: str = "/metrics"
+    ami_target: str = ""
+    render_in_thread: bool = True
+    # Scrapes queue up here rather than fanning out into many threads fighting over the GIL.
+    render_threads: int = 2
+
+
+class MetricsHandler:
+    """Wraps the prometheus_client aiohttp handler to run it off the event loop."""
+
+    def __init__(self, registry: CollectorRegistry, *, in_thread: bool, threads: int) -> None:
+        self._handler: Handler = make_aiohttp_handler(registry)
+        self._in_thread = in_thread
+        self._executor = (
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scrape") if in_thread else None
+        )
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if self._executor is None:
+            return await self._handler(request)
+        # Touch the lazily parsed request parts here, on the loop, before another thread reads them.
+        _ = request.query, request.headers
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._render, request)
+
+    def _render(self, request: web.Request) -> web.StreamResponse:
+        # The library's handler is a coroutine that never awaits: drive it to completion here.
+        coroutine = cast(Coroutine[Any, Any, web.StreamResponse], self._handler(request))
+        try:
+            coroutine.send(None)
+        except StopIteration as done:
+            response: web.StreamResponse = done.value
+            return response
+        coroutine.close()
+        raise RuntimeError("the metrics handler suspended; it cannot be run off the event loop")
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def build_app(
+    registry: CollectorRegistry,
+    service: AMIService,
+    *,
+    settings: WebSettings | None = None,
+    middlewares: Iterable[Middleware] = (),
+) -> web.Application:
+    settings = settings or WebSettings()
+    app = web.Application(middlewares=list(middlewares))
+    app[SERVICE_KEY] = service
+    app[STATUS_KEY] = service.status
+    metrics = MetricsHandler(registry, in_thread=settings.render_in_thread, threads=settings.render_threads)
+    app.router.add_get(settings.telemetry_path, metrics)
+    app.router.add_get("/", _landing_page(settings))
+    app.router.add_get("/-/healthy", _healthy)
+    app.router.add_get("/-/ready", _ready)
+    app.cleanup_ctx.append(_ami_session(service))
+    app.on_cleanup.append(_close_handler(metrics))
+    return app
+
+
+def _ami_session(service: AMIService) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(service.run(), name="ami-service")
+        yield
+        await service.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
+
+
+def _close_handler(metrics: MetricsHandler) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(app: web.Application) -> None:
+        metrics.close()
+
+    return close
+
+
+async def _healthy(request: web.Request) -> web.Response:
+    return web.Response(text="Healthy\n")
+
+
+async def _ready(request: web.Request) -> web.Response:
+    status = request.app[STATUS_KEY]
+    if status.up and status.ready:
+        return web.Response(text="Ready\n")
+    reason = "AMI not logged in" if not status.up else "first reconcile not finished"
+    return web.Response(status=503, text=f"Not ready: {reason}\n")
+
+
+def _landing_page(settings: WebSettings) -> Handler:
+    path = html.escape(settings.telemetry_path)
+    target = html.escape(settings.ami_target or "not configured")
+    body = f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Asterisk AMI Exporter</title></head>
+<body>
+<h1>Asterisk AMI Exporter</h1>
+<p>Prometheus exporter for the Asterisk PBX: queues, agents, channels, CDR and security events
+from a read-only AMI session.</p>
+<p>Version: {html.escape(__version__)}<br>AMI target: {target}</p>
+<ul>
+<li><a href="{path}">Metrics</a></li>
+<li><a href="/-/healthy">Health</a></li>
+<li><a href="/-/ready">Readiness</a></li>
+</ul>
+</body>
+</html>
+"""
+
+    async def landing(request: web.Request) -> web.Response:
+        return web.Response(text=body, content_type="text/html")
+
+    return landing
