@@ -61,5 +61,5 @@ def running_service(secret_file: Path) -> ServiceFactory:
 async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01) -> None:
     """Poll until ``predicate()`` holds; fail the test with a clear message otherwise."""
     async with asyncio.timeout(timeout):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - generic poll of plain state
             await asyncio.sleep(interval)

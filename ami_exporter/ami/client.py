@@ -147,7 +147,9 @@ class Session:
             # A restarting Asterisk accepts and resets before the banner: that is an error here.
             waiters: list[asyncio.Future[Any]] = [session._banner, session.closed]
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        if not session._banner.done():
+        banner = session._banner
+        if not banner.done() or banner.cancelled():
+            session.close()
             raise ConnectionLostError("connection closed before the AMI banner")
         return session
 
