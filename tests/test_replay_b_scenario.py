@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -43,7 +44,7 @@ def outcome_totals() -> dict[str, Counter[str]]:
 
 
 @pytest.fixture
-async def replayed(running_service: ServiceFactory) -> AMIService:
+async def replayed(running_service: ServiceFactory) -> AsyncIterator[AMIService]:
     pbx = PBX()
     async with (
         replay_server([Play(*B_SCENARIO)]) as server,
@@ -52,7 +53,7 @@ async def replayed(running_service: ServiceFactory) -> AMIService:
         await wait_for(lambda: server.finished.is_set(), timeout=30)
         # The last recorded QueueStatus reply was consumed; let the client fold what is buffered.
         await wait_for(lambda: pbx.events.get("QueueMemberStatus", 0) >= 64, timeout=10)
-        yield service  # type: ignore[misc]
+        yield service
 
 
 async def test_queue_counters_match_ground_truth(replayed: AMIService) -> None:
@@ -112,7 +113,7 @@ async def test_channels_and_bridges(replayed: AMIService) -> None:
     assert sum(channels.hangups.values()) == recorded["Hangup"] == 102
     assert channels.channels == {}
     assert channels.bridges == set()
-    causes = Counter()
+    causes: Counter[str] = Counter()
     for (_tech, cause), count in channels.hangups.items():
         causes[cause] += count
     assert causes == {"normal_clearing": 52, "not_defined": 40, "answered_elsewhere": 10}

@@ -169,7 +169,7 @@ _key = st.text(
     max_size=20,
 )
 _value = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=60
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"), max_size=60
 )
 _message = st.tuples(
     st.sampled_from(["Event", "Response"]),

@@ -33,7 +33,7 @@ CLOCK = 1795841646.0
 def mid_run_model() -> tuple[PBX, ConnectionStatus]:
     clock = [CLOCK]
     pbx = PBX(now=lambda: clock[0])
-    items = []
+    items: list[tuple[str, dict[str, str]]] = []
     for message in decode_file("b-scenario/exporter.rx.raw"):
         clock[0] += 0.01  # a deterministic clock that moves: waits and durations are not all 0
         if message.kind is Kind.BANNER:
@@ -81,7 +81,8 @@ def test_golden_state_is_the_mid_run_picture() -> None:
 
 def test_openmetrics_rendering_parses() -> None:
     pbx, status = mid_run_model()
-    text = generate_openmetrics(build_registry(pbx, status, CollectorOptions(process=False))).decode()
+    registry = build_registry(pbx, status, CollectorOptions(process=False))
+    text = generate_openmetrics(registry).decode()  # type: ignore[no-untyped-call]
     assert text.endswith("# EOF\n")
 
 

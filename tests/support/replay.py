@@ -21,7 +21,7 @@ import contextlib
 import socket
 import struct
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ami_exporter.ami.protocol import Message, encode_message
@@ -75,7 +75,7 @@ def _parse_action(frame: bytes) -> dict[str, str]:
 
 
 class ReplayServer:
-    def __init__(self, plan: list[Step], *, list_commands_user: str = "exporter") -> None:
+    def __init__(self, plan: Sequence[Step], *, list_commands_user: str = "exporter") -> None:
         self.plan = list(plan)
         self.list_commands = recorded_list_commands(list_commands_user)
         self.actions: list[dict[str, str]] = []
@@ -232,7 +232,7 @@ class ReplayServer:
 
 @contextlib.asynccontextmanager
 async def replay_server(
-    plan: list[Step], *, list_commands_user: str = "exporter"
+    plan: Sequence[Step], *, list_commands_user: str = "exporter"
 ) -> AsyncIterator[ReplayServer]:
     server = ReplayServer(plan, list_commands_user=list_commands_user)
     await server.start()
