@@ -51,7 +51,9 @@ class RawClient:
             self.eof = True
             self._changed.set()
 
-    async def wait_for(self, pred: Callable[[Message], bool], timeout: float = 5.0, start: int = 0) -> Message:
+    async def wait_for(
+        self, pred: Callable[[Message], bool], timeout: float = 5.0, start: int = 0
+    ) -> Message:
         async with asyncio.timeout(timeout):
             while True:
                 for message in self.messages[start:]:
@@ -85,9 +87,9 @@ class RawClient:
         start = len(self.messages)
         action_id = self.send(action, **fields)
         await self.wait_for(
-            lambda m: m.kind is Kind.EVENT
-            and m.name.endswith("Complete")
-            and m.fields.get("ActionID") == action_id,
+            lambda m: (
+                m.kind is Kind.EVENT and m.name.endswith("Complete") and m.fields.get("ActionID") == action_id
+            ),
             timeout,
             start,
         )
