@@ -167,6 +167,8 @@ def check_variables(d: dict[str, Any], *, need_queue: bool) -> list[str]:
             problems.append(f"{name} variable must be multi, includeAll with allValue '.+'")
         if v.get("datasource") != DS:
             problems.append(f"{name} variable does not use ${{datasource}}")
+        if v.get("refresh") != 2:
+            problems.append(f"{name} variable must refresh on time-range change (refresh: 2)")
     return problems
 
 
