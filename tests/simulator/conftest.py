@@ -26,6 +26,7 @@ class RawClient:
         self.messages: list[Message] = []
         self.raw = bytearray()
         self.eof = False
+        self.timeout = 5.0
         self.error: BaseException | None = None
         self._seq = 0
         self._changed = asyncio.Event()
@@ -76,13 +77,13 @@ class RawClient:
         self.writer.write(encode_action(action, [("ActionID", action_id), *fields.items()]))
         return action_id
 
-    async def request(self, action: str, timeout: float = 5.0, **fields: str) -> Message:
+    async def request(self, action: str, **fields: str) -> Message:
         action_id = self.send(action, **fields)
         return await self.wait_for(
-            lambda m: m.kind is Kind.RESPONSE and m.fields.get("ActionID") == action_id, timeout
+            lambda m: m.kind is Kind.RESPONSE and m.fields.get("ActionID") == action_id, self.timeout
         )
 
-    async def request_list(self, action: str, timeout: float = 5.0, **fields: str) -> list[Message]:
+    async def request_list(self, action: str, **fields: str) -> list[Message]:
         """The ack, every item and the ...Complete event, as received."""
         start = len(self.messages)
         action_id = self.send(action, **fields)
@@ -90,7 +91,7 @@ class RawClient:
             lambda m: (
                 m.kind is Kind.EVENT and m.name.endswith("Complete") and m.fields.get("ActionID") == action_id
             ),
-            timeout,
+            self.timeout,
             start,
         )
         return [m for m in self.messages[start:] if m.fields.get("ActionID") == action_id]

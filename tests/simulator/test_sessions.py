@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 
 import pytest
 
-from ami_exporter.ami.protocol import Decoder, Kind
+from ami_exporter.ami.protocol import Decoder, Kind, Message
 from ami_exporter.simulator import Simulator
 
 from .conftest import CAPTURES, RawClient
@@ -35,6 +36,10 @@ def _captured_list_commands(user: str) -> list[tuple[str, str]]:
         if message.kind is Kind.RESPONSE and len(message.headers) > 15:
             return message.headers[2:]
     raise AssertionError("no ListCommands reply")
+
+
+def _request_type(wanted: str) -> Callable[[Message], bool]:
+    return lambda m: m.fields.get("RequestType") == wanted
 
 
 @pytest.mark.parametrize("user", ["exporter", "exporter_rep", "admin"])
@@ -74,10 +79,9 @@ async def test_actions_before_login_are_refused_and_reported(sim: Simulator, adm
     for action in ("CoreStatus", "QueueStatus", "NoSuchAction"):
         reply = await client.request(action)
         assert (reply.fields["Response"], reply.fields["Message"]) == ("Error", "Permission denied")
-    events = [
-        await admin.wait_for(lambda m, a=a: m.fields.get("RequestType") == f"Action: {a}")
-        for a in ("CoreStatus", "QueueStatus", "NoSuchAction")
-    ]
+    events = []
+    for name in ("CoreStatus", "QueueStatus", "NoSuchAction"):
+        events.append(await admin.wait_for(_request_type(f"Action: {name}")))
     assert all(e.name == "RequestNotAllowed" and e.fields["AccountID"] == "" for e in events)
     assert events[0].fields["SessionTV"] == "1970-01-01T00:00:00.000+0000"
     assert not client.eof
