@@ -49,7 +49,7 @@ class MetricsHandler:
             ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scrape") if in_thread else None
         )
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         if self._executor is None:
             return await self._handler(request)
         # Touch the lazily parsed request parts here, on the loop, before another thread reads them.
@@ -84,7 +84,7 @@ def build_app(
     app[SERVICE_KEY] = service
     app[STATUS_KEY] = service.status
     metrics = MetricsHandler(registry, in_thread=settings.render_in_thread, threads=settings.render_threads)
-    app.router.add_get(settings.telemetry_path, metrics)
+    app.router.add_get(settings.telemetry_path, metrics.handle)
     app.router.add_get("/", _landing_page(settings))
     app.router.add_get("/-/healthy", _healthy)
     app.router.add_get("/-/ready", _ready)

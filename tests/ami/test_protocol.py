@@ -168,9 +168,7 @@ _key = st.text(
     min_size=1,
     max_size=20,
 )
-_value = st.text(
-    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"), max_size=60
-)
+_value = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"), max_size=60)
 _message = st.tuples(
     st.sampled_from(["Event", "Response"]),
     _key,

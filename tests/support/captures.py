@@ -10,13 +10,16 @@ from pathlib import Path
 
 from ami_exporter.ami.protocol import Decoder, Kind, Message, encode_message
 
-CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "ami-captures" / "asterisk-22.10.1"
+# A verbatim copy of ../shared/ami-captures (see its README): tests run from a clean clone.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami-captures"
+CAPTURES = FIXTURES / "asterisk-22.10.1"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "ami-captures"
 
 
 def capture(relative: str) -> Path:
     path = CAPTURES / relative
     if not path.exists():
-        raise FileNotFoundError(f"capture missing: {path} (tests need ../shared/ami-captures)")
+        raise FileNotFoundError(f"capture missing: {path}")
     return path
 
 
