@@ -279,7 +279,8 @@ def _to_config(args: argparse.Namespace) -> Config:
     )
     listen = tuple(
         ListenAddress(*parse_host_port(text, default_host=None, what="--web.listen-address"))
-        for text in (args.web_listen or [f":{DEFAULT_PORT}"])
+        # The demo listens on loopback unless told otherwise: it is for looking at, not serving.
+        for text in (args.web_listen or [f"{'127.0.0.1' if args.demo else ''}:{DEFAULT_PORT}"])
     )
     path = args.web_telemetry_path
     if not path.startswith("/") or path in {"/", "/-/healthy", "/-/ready"}:

@@ -49,8 +49,11 @@ class SecretSource:
 
     file: Path | None = None
     env_var: str = SECRET_ENV
+    value: str | None = None  # in-process use only (the demo's simulator); never from the CLI
 
     def read(self) -> str:
+        if self.value is not None:
+            return self.value
         if self.file is not None:
             try:
                 text = self.file.read_text(encoding="utf-8")
@@ -63,7 +66,7 @@ class SecretSource:
         return value
 
     def __repr__(self) -> str:  # never show a secret, even by accident
-        return f"SecretSource(file={self.file!r}, env_var={self.env_var!r})"
+        return f"SecretSource(file={self.file!r}, env_var={self.env_var!r}, value=<hidden>)"
 
 
 @dataclass(frozen=True, slots=True)
