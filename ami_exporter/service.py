@@ -107,6 +107,8 @@ class ConnectionStatus:
         default_factory=lambda: {reason.value: 0 for reason in DisconnectReason}
     )
     malformed_frames: int = 0  # finished sessions; add the live decoder's counts for the total
+    reconciles: int = 0
+    last_reconcile_time: float = 0.0  # Unix time the last complete reconcile finished
     ami_version: str = ""
     last_login_method: str = ""
     session: Session | None = None
@@ -384,6 +386,8 @@ class AMIService:
             with contextlib.suppress(AMIError):
                 self.pbx.system.core_status((await session.action("CoreStatus")).fields)
         self._reconciled_once = True
+        self.status.reconciles += 1
+        self.status.last_reconcile_time = time.time()
         self.status.ready = True
 
     # -- events -------------------------------------------------------------------------------------

@@ -61,6 +61,13 @@ class ExporterCollector(Collector):
         for kind, number in dict(pbx.corrections).items():
             corrections.add_metric([kind], number)
         yield corrections
+        last_reconcile = GaugeMetricFamily(
+            "asterisk_exporter_last_reconcile_timestamp_seconds",
+            "Unix time the last complete reconcile (QueueStatus and the other permitted snapshots) finished.",
+        )
+        if status.last_reconcile_time:
+            last_reconcile.add_metric([], status.last_reconcile_time)
+        yield last_reconcile
         yield CounterMetricFamily(
             "asterisk_exporter_malformed_messages",
             "AMI frames that could not be parsed (oversized, garbage) and were skipped.",

@@ -48,6 +48,9 @@ class QueueCollector(Collector):
             "Members not paused, not in a queue call and with device status not_in_use.",
             labels=label,
         )
+        in_call = GaugeMetricFamily(
+            "asterisk_queue_members_in_call", "Members on a queue call now.", labels=label
+        )
         joins = CounterMetricFamily(
             "asterisk_queue_caller_joins", "Callers that joined the queue (QueueCallerJoin).", labels=label
         )
@@ -127,16 +130,18 @@ class QueueCollector(Collector):
             callers.add_metric(labels, queue.count)
             longest.add_metric(labels, queue.longest_wait(now))
             by_status = [0] * len(DEVICE_STATES)
-            paused_count = available_count = 0
+            paused_count = available_count = in_call_count = 0
             for member in list(queue.members.values()):
                 status = member.status if 0 <= member.status < len(DEVICE_STATES) else 0
                 by_status[status] += 1
                 paused_count += member.paused
                 available_count += member.available
+                in_call_count += member.in_call
             for status_name, number in zip(DEVICE_STATES, by_status, strict=True):
                 members.add_metric([name, status_name], number)
             paused.add_metric(labels, paused_count)
             available.add_metric(labels, available_count)
+            in_call.add_metric(labels, in_call_count)
             joins.add_metric(labels, queue.joins)
             abandons.add_metric(labels, queue.abandons)
             answered.add_metric(labels, queue.answered)
@@ -163,7 +168,18 @@ class QueueCollector(Collector):
                 stats_hold.add_metric(labels, params.holdtime)
                 stats_talk.add_metric(labels, params.talktime)
 
-        yield from (callers, longest, members, paused, available, joins, abandons, answered, completed)
+        yield from (
+            callers,
+            longest,
+            members,
+            paused,
+            available,
+            in_call,
+            joins,
+            abandons,
+            answered,
+            completed,
+        )
         yield from (noanswer, dumps, wait, talk, service_level, max_callers)
         yield from (stats_completed, stats_abandoned, stats_sl, stats_hold, stats_talk)
         if self._members:
