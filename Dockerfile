@@ -1,0 +1,77 @@
+# syntax=docker/dockerfile:1
+#
+# ami-exporter container image. Two stages: the first builds a wheel for the project and for every
+# dependency, the second installs them offline into a venv and runs as an unprivileged user.
+#
+#   docker build -t ami-exporter --build-arg VERSION="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' ami_exporter/__init__.py)" .
+#   docker run --rm -p 9815:9815 ami-exporter --demo                 # simulated call centre, no Asterisk
+#   docker run -d -p 9815:9815 \
+#       -e AMI_EXPORTER_ADDRESS=pbx.example.net:5038 -e AMI_EXPORTER_USERNAME=ami_exporter \
+#       -e AMI_EXPORTER_SECRET_FILE=/run/secrets/ami_secret \
+#       -v /etc/ami-exporter/secret:/run/secrets/ami_secret:ro ami-exporter
+#
+# No secret is baked in: pass the AMI secret at run time, as a mounted file (--ami.secret-file or
+# AMI_EXPORTER_SECRET_FILE; a Docker/Compose/Kubernetes secret) or in AMI_EXPORTER_SECRET.
+# See docs/operations.md#in-a-container.
+#
+# The base image is pinned to a Python patch release. For reproducible builds also pin its digest,
+# e.g. --build-arg PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:<digest>.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+# ---------------------------------------------------------------------------------------- build
+FROM ${PYTHON_IMAGE} AS build
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+
+WORKDIR /src
+# Only what the wheel is built from (.dockerignore keeps everything else out of the context).
+COPY pyproject.toml README.md LICENSE ./
+COPY ami_exporter/ ./ami_exporter/
+
+# Wheels for ami-exporter and all its dependencies, with the web-config extra (PyYAML and bcrypt,
+# needed by --web.config.file), so the runtime stage installs without a network or a compiler.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[web-config]"
+
+# -------------------------------------------------------------------------------------- runtime
+FROM ${PYTHON_IMAGE}
+
+# The version comes from ami_exporter/__init__.py (see the build command above); it is not repeated here.
+ARG VERSION=unknown
+LABEL org.opencontainers.image.title="ami-exporter" \
+      org.opencontainers.image.description="Prometheus exporter for the Asterisk PBX (queues, agents, channels, CDR and security events over a read-only AMI session)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/ami-exporter/ami-exporter" \
+      org.opencontainers.image.url="https://github.com/ami-exporter/ami-exporter" \
+      org.opencontainers.image.documentation="https://github.com/ami-exporter/ami-exporter/blob/main/docs/operations.md"
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+# The wheels are bind-mounted from the build stage, so they never become a layer of this image.
+# The venv gets no pip of its own: the base image's pip installs into it (pip --python). Versions
+# are the ones resolved in the build stage: every wheel there is installed, offline.
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    python -m venv --without-pip /opt/venv \
+    && pip --python /opt/venv/bin/python install --no-cache-dir --no-index --find-links /wheels /wheels/*.whl \
+    && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin ami-exporter
+
+USER 10001:10001
+EXPOSE 9815
+
+# Liveness only: /-/healthy answers 200 while the process runs (it is exempt from basic auth);
+# /-/ready tells whether Asterisk is connected. No curl in the slim image, so Python's urllib.
+# HEALTHCHECK_URL overrides the URL, e.g. https://127.0.0.1:9815/-/healthy with --web.config.file
+# TLS; the certificate is not verified on this loopback probe. With client certificates required,
+# disable the health check (docker run --no-healthcheck; compose healthcheck: disable: true).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, ssl, urllib.request; urllib.request.urlopen(os.environ.get('HEALTHCHECK_URL', 'http://127.0.0.1:9815/-/healthy'), timeout=4, context=ssl._create_unverified_context())"]
+
+# Exec form: the exporter is PID 1 and receives SIGTERM itself (it logs off from the AMI and exits).
+ENTRYPOINT ["ami-exporter"]
