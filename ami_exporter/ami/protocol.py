@@ -40,6 +40,10 @@ DEFAULT_MAX_LINE_CHARS = 32 * 1024
 # A frame ends at the first empty line: "\n" followed by an optional "\r" and another "\n".
 # One regex search finds the earliest of "\n\n" and "\n\r\n" in a single C-level scan.
 _FRAME_END = re.compile(rb"\n\r?\n")
+# One header line of a frame whose line ends are all "\n" (CRs of CRLF removed): the key up to
+# the first colon, one optional space, the value. Lines without a colon do not match, so a frame
+# where every line matched is parsed exactly as the line-by-line loop would parse it.
+_HEADER = re.compile(r"^([^:\n]*):(?: )?(.*)$", re.MULTILINE)
 _BANNER_PREFIX = b"Asterisk Call Manager/"
 
 
@@ -237,17 +241,27 @@ class Decoder:
         else:
             self.malformed_frames += 1
             return None
-        text = bytes(buffer[start:end]).decode("utf-8", "surrogateescape")
-        lines = text.split("\n")
-        if len(lines) > self.max_headers:
+        # Up to and including the "\n" that ends the last line, so that every line ends alike.
+        text = buffer[start : end + 1].decode("utf-8", "surrogateescape")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        line_count = text.count("\n")
+        if line_count > self.max_headers:
             self.malformed_frames += 1
             return None
+        if len(text) <= self.max_line_chars:
+            # The fast path: every line is "Key: value" (no line can be too long).
+            headers: list[tuple[str, str]] = _HEADER.findall(text)
+            if len(headers) == line_count:
+                return Message(kind, name, headers)
+        return self._parse_lines(kind, name, text[:-1].split("\n"))
+
+    def _parse_lines(self, kind: Kind, name: str, lines: list[str]) -> Message | None:
+        """The exact line-by-line parse, for frames with colon-less or very long lines."""
         max_line = self.max_line_chars
         headers: list[tuple[str, str]] = []
         append = headers.append
         for line in lines:
-            if line[-1:] == "\r":
-                line = line[:-1]
             key_s, sep_s, value_s = line.partition(":")
             if len(line) > max_line:
                 self.malformed_frames += 1
