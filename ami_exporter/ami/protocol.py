@@ -45,6 +45,9 @@ _FRAME_END = re.compile(rb"\n\r?\n")
 # where every line matched is parsed exactly as the line-by-line loop would parse it.
 _HEADER = re.compile(r"^([^:\n]*):(?: )?(.*)$", re.MULTILINE)
 _BANNER_PREFIX = b"Asterisk Call Manager/"
+# Distinct first lines ("Event: VarSet\r") remembered with their classification; a real stream
+# has a few hundred at most, so the bound only matters against garbage.
+_FIRST_LINE_CACHE_SIZE = 1024
 
 
 class Kind(enum.Enum):
@@ -74,10 +77,13 @@ class Message:
     def fields(self) -> dict[str, str]:
         fields = self._fields
         if fields is None:
-            fields = {}
-            for key, value in self.headers:
-                if key not in fields:
-                    fields[key] = value
+            headers = self.headers
+            fields = dict(headers)
+            if len(fields) != len(headers):  # a repeated key: keep its first value, not its last
+                fields = {}
+                for key, value in headers:
+                    if key not in fields:
+                        fields[key] = value
             self._fields = fields
         return fields
 
@@ -113,13 +119,16 @@ class Decoder:
     counted in ``malformed_frames``. ``wants(name)`` decides which events are parsed
     in full; the others come back as ``skipped`` messages carrying only their name, without a
     dict or a header list being built (the fast path: most of a busy PBX's events are noise).
+    ``wants`` must answer the same for the same name: its answers are remembered per first line.
     """
 
     __slots__ = (
         "_buffer",
         "_discarding",
         "_expect_banner",
+        "_first_lines",
         "_scan_from",
+        "_wants",
         "bytes_discarded",
         "bytes_framed",
         "malformed_frames",
@@ -127,7 +136,6 @@ class Decoder:
         "max_headers",
         "max_line_chars",
         "oversized_frames",
-        "wants",
     )
 
     def __init__(
@@ -144,7 +152,8 @@ class Decoder:
         self.max_frame_bytes = max_frame_bytes
         self.max_headers = max_headers
         self.max_line_chars = max_line_chars
-        self.wants = wants
+        self._wants = wants
+        self._first_lines: dict[bytes, tuple[Kind, str, bool]] = {}
         self._buffer = bytearray()
         self._scan_from = 0
         self._discarding = False
@@ -153,6 +162,15 @@ class Decoder:
         self.oversized_frames = 0
         self.bytes_framed = 0
         self.bytes_discarded = 0
+
+    @property
+    def wants(self) -> Callable[[str], bool] | None:
+        return self._wants
+
+    @wants.setter
+    def wants(self, wants: Callable[[str], bool] | None) -> None:
+        self._wants = wants
+        self._first_lines.clear()  # remembered answers came from the old predicate
 
     @property
     def buffered(self) -> int:
@@ -222,25 +240,18 @@ class Decoder:
         first_end = buffer.find(b"\n", start, end)
         if first_end < 0:
             first_end = end
-        first = bytes(buffer[start:first_end]).rstrip(b"\r")
-        key, sep, value = first.partition(b":")
-        if not sep:
-            self.malformed_frames += 1
-            return None
-        if value[:1] == b" ":
-            value = value[1:]
-        if key == b"Event":
-            kind = Kind.EVENT
-            name = value.decode("utf-8", "surrogateescape")
-            wants = self.wants
-            if wants is not None and not wants(name):
-                return Message(kind, name, skipped=True)
-        elif key == b"Response":
-            kind = Kind.RESPONSE
-            name = value.decode("utf-8", "surrogateescape")
-        else:
-            self.malformed_frames += 1
-            return None
+        first = bytes(buffer[start:first_end])
+        known = self._first_lines.get(first)
+        if known is None:
+            known = self._classify(first)
+            if known is None:
+                self.malformed_frames += 1
+                return None
+            if len(self._first_lines) < _FIRST_LINE_CACHE_SIZE:
+                self._first_lines[first] = known
+        kind, name, wanted = known
+        if not wanted:
+            return Message(kind, name, skipped=True)
         # Up to and including the "\n" that ends the last line, so that every line ends alike.
         text = buffer[start : end + 1].decode("utf-8", "surrogateescape")
         if "\r" in text:
@@ -255,6 +266,22 @@ class Decoder:
             if len(headers) == line_count:
                 return Message(kind, name, headers)
         return self._parse_lines(kind, name, text[:-1].split("\n"))
+
+    def _classify(self, first: bytes) -> tuple[Kind, str, bool] | None:
+        """Kind, name and whether it is parsed in full, from a frame's first line; None if it is
+        neither an event nor a response (garbage)."""
+        key, sep, value = first.rstrip(b"\r").partition(b":")
+        if not sep:
+            return None
+        if value[:1] == b" ":
+            value = value[1:]
+        name = value.decode("utf-8", "surrogateescape")
+        if key == b"Event":
+            wants = self._wants
+            return Kind.EVENT, name, wants is None or wants(name)
+        if key == b"Response":
+            return Kind.RESPONSE, name, True
+        return None
 
     def _parse_lines(self, kind: Kind, name: str, lines: list[str]) -> Message | None:
         """The exact line-by-line parse, for frames with colon-less or very long lines."""

@@ -221,12 +221,10 @@ class QueueCollector(Collector):
             seen: set[str] = set()
             for member in list(queue.members.values()):
                 label = member.name
+                if label == OVERFLOW:
+                    continue  # past the member cap: counted in the queue totals, no series of its own
                 if label in seen:
-                    # Two members share a MemberName: tell them apart by interface, except for
-                    # members folded into the overflow label, which have no series of their own.
-                    if label == OVERFLOW:
-                        continue
-                    label = member.interface
+                    label = member.interface  # two members share a MemberName: the interface is unique
                 seen.add(label)
                 values = [queue.name, label]
                 status.add_metric(values, member.status)

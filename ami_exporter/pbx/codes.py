@@ -124,11 +124,13 @@ SECURITY_EVENTS: frozenset[str] = frozenset(
 )
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def snake(text: str) -> str:
-    """``Dialing Offhook`` -> ``dialing_offhook``; ``Unknown (12)`` -> ``unknown_12``."""
-    return _NOT_WORD.sub("_", text.lower()).strip("_") or "unknown"
+    """``Dialing Offhook`` -> ``dialing_offhook``; ``NonQualified`` -> ``non_qualified``;
+    ``Unknown (12)`` -> ``unknown_12``."""
+    return _NOT_WORD.sub("_", _CAMEL_BOUNDARY.sub("_", text).lower()).strip("_") or "unknown"
 
 
 def hangup_cause_label(cause: str) -> str:

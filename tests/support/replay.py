@@ -54,9 +54,10 @@ Step = Play | Reset | Refuse
 
 def recorded_list_commands(user: str = "exporter") -> Message:
     """The ListCommands reply the given capture user received in a-login-actions."""
-    actions = parse_actions(f"a-login-actions/{user}.tx.raw")
+    connection = "admin-actions" if user == "admin" else user  # admin's queries used their own connection
+    actions = parse_actions(f"a-login-actions/{connection}.tx.raw")
     wanted = next(action["ActionID"] for action in actions if action.get("Action") == "ListCommands")
-    for message in decode_file(f"a-login-actions/{user}.rx.raw"):
+    for message in decode_file(f"a-login-actions/{connection}.rx.raw"):
         if message.fields.get("ActionID") == wanted:
             return message
     raise LookupError("ListCommands reply not found")

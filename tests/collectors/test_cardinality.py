@@ -1,0 +1,192 @@
+"""Labels stay bounded and never carry personal or per-call data."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ami_exporter.collectors import CollectorOptions, build_registry
+from ami_exporter.pbx import PBX, QueueSnapshot
+from ami_exporter.pbx.labels import OVERFLOW
+from ami_exporter.service import ConnectionStatus
+
+CALLS = 10_000
+
+
+def exposition(pbx: PBX, *, endpoint_details: bool = False) -> str:
+    registry = build_registry(
+        pbx, ConnectionStatus(), CollectorOptions(process=False, endpoint_details=endpoint_details)
+    )
+    return generate_latest(registry).decode()
+
+
+def label_values(text: str) -> set[str]:
+    return {
+        value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        for value in sample.labels.values()
+    }
+
+
+def busy_pbx() -> tuple[PBX, set[str]]:
+    """10,000 calls, each with its own channel, Uniqueid, caller number and name, plus the
+    personal data Asterisk puts in CDRs, queue entries, pauses and security events."""
+    pbx = PBX(now=lambda: 1_800_000_000.0)
+    private: set[str] = set()
+    for i in range(CALLS):
+        channel = f"PJSIP/customer{i}-{i:08x}"
+        uniqueid = f"1800000000.{i}"
+        linkedid = f"1800000000.{i + 500_000}"
+        number = f"+4930{5550000 + i}"
+        name = f"Customer Nr {i}"
+        address = f"IPV4/UDP/10.{i // 256 % 256}.{i % 256}.7/5060"
+        private |= {channel, uniqueid, linkedid, number, name, address}
+        snapshot = {
+            "Channel": channel,
+            "ChannelState": "6",
+            "ChannelStateDesc": "Up",
+            "CallerIDNum": number,
+            "CallerIDName": name,
+            "ConnectedLineNum": number,
+            "ConnectedLineName": name,
+            "Uniqueid": uniqueid,
+            "Linkedid": linkedid,
+            "AccountCode": "",
+        }
+        pbx.apply("Newchannel", snapshot)
+        pbx.apply("QueueCallerJoin", {**snapshot, "Queue": "sales", "Position": "1", "Count": "1"})
+        pbx.apply("QueueCallerLeave", {**snapshot, "Queue": "sales", "Position": "1", "Count": "0"})
+        pbx.apply(
+            "AgentConnect",
+            {
+                **snapshot,
+                "Queue": "sales",
+                "Interface": "PJSIP/alice",
+                "MemberName": "Alice",
+                "HoldTime": "3",
+            },
+        )
+        pbx.apply(
+            "Cdr",
+            {
+                "Source": number,
+                "Destination": f"0{number}",
+                "CallerID": f'"{name}" <{number}>',
+                "Channel": channel,
+                "Disposition": "ANSWERED",
+                "BillableSeconds": "42",
+                "UniqueID": uniqueid,
+            },
+        )
+        pbx.apply(
+            "InvalidPassword",
+            {"Service": "PJSIP", "AccountID": number, "RemoteAddress": address, "SessionID": f"0x{i:x}"},
+        )
+        pbx.apply("Hangup", {**snapshot, "Cause": "16", "Cause-txt": "Normal Clearing"})
+        pbx.apply("DeviceStateChange", {"Device": f"PJSIP/customer{i}", "State": "NOT_INUSE"})
+    pbx.reconcile_queues(
+        QueueSnapshot.from_items(
+            [
+                ("QueueParams", {"Queue": "sales", "ServiceLevel": "30"}),
+                (
+                    "QueueMember",
+                    {
+                        "Queue": "sales",
+                        "Name": "Alice",
+                        "Location": "PJSIP/alice",
+                        "Status": "1",
+                        "Paused": "1",
+                        "PausedReason": "doctor for Customer Nr 17",
+                    },
+                ),
+                (
+                    "QueueEntry",
+                    {
+                        "Queue": "sales",
+                        "Position": "1",
+                        "Channel": "PJSIP/customer1-00000001",
+                        "Uniqueid": "1800000000.1",
+                        "CallerIDNum": "+49305550001",
+                        "CallerIDName": "Customer Nr 1",
+                        "Wait": "12",
+                    },
+                ),
+            ]
+        )
+    )
+    private.add("doctor for Customer Nr 17")
+    return pbx, private
+
+
+def test_no_label_value_is_a_channel_uniqueid_number_name_or_address() -> None:
+    pbx, private = busy_pbx()
+    text = exposition(pbx)
+    values = label_values(text)
+    assert not values & private
+    for secret in ("Customer Nr", "customer", "+4930", "10.0.", "0x"):
+        assert secret not in text, secret
+    # The whole exposition stays small: series do not grow with calls.
+    assert len(text.splitlines()) < 600
+
+
+def test_counts_survive_without_per_call_labels() -> None:
+    pbx, _private = busy_pbx()
+    assert pbx.channels.created == {"PJSIP": CALLS}
+    assert pbx.channels.hangups == {("PJSIP", "normal_clearing"): CALLS}
+    assert pbx.system.cdr == {"answered": CALLS}
+    assert pbx.system.security == {("InvalidPassword", "PJSIP"): CALLS}
+    # 10,000 devices: past the device cap they are not tracked, and the overflow is counted.
+    assert len(pbx.endpoints.devices) == CALLS  # under the default device cap of 20,000
+
+
+def test_queue_cap_folds_into_overflow_and_counts_it() -> None:
+    pbx = PBX(caps={"queue": 10})
+    for i in range(50):
+        pbx.apply("QueueCallerJoin", {"Queue": f"q{i}", "Uniqueid": f"u{i}", "Count": "1"})
+    assert len(pbx.queues.queues) == 11
+    assert pbx.queues.queues[OVERFLOW].joins == 40
+    assert pbx.caps.overflows["queue"] == 40
+    text = exposition(pbx)
+    assert 'asterisk_queue_caller_joins_total{queue="__overflow__"} 40.0' in text
+    assert 'asterisk_exporter_label_overflow_total{metric="queue"} 40.0' in text
+
+
+def test_every_capped_label_set_overflows() -> None:
+    caps = {
+        "member": 3,
+        "technology": 2,
+        "cause": 2,
+        "event": 5,
+        "security_event": 2,
+        "security_service": 2,
+        "channel_state": 2,
+        "endpoint": 2,
+    }
+    pbx = PBX(caps=caps)
+    for i in range(10):
+        pbx.apply("QueueMemberAdded", {"Queue": "q", "Interface": f"PJSIP/a{i}", "MemberName": f"Agent {i}"})
+        pbx.apply(
+            "Newchannel", {"Channel": f"Tech{i}/x-1", "Uniqueid": f"c{i}", "ChannelStateDesc": f"State {i}"}
+        )
+        pbx.apply("Hangup", {"Channel": f"Tech{i}/x-1", "Uniqueid": f"c{i}", "Cause": str(i)})
+        pbx.count(f"Event{i}")
+        pbx.apply(
+            f"{['InvalidPassword', 'FailedACL', 'ChallengeSent', 'InvalidAccountID'][i % 4]}",
+            {"Service": f"S{i}"},
+        )
+        pbx.apply("PeerStatus", {"Peer": f"SIP/peer{i}", "PeerStatus": "Reachable"})
+    for metric in caps:
+        assert pbx.caps.overflows.get(metric, 0) > 0, metric
+    text = exposition(pbx, endpoint_details=True)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            assert "Agent 9" not in sample.labels.values()
+    assert 'member="__overflow__"' not in text  # overflowed members have no per-member series
+    overflowed = {
+        sample.labels["metric"]
+        for family in text_string_to_metric_families(text)
+        if family.name == "asterisk_exporter_label_overflow"
+        for sample in family.samples
+    }
+    assert overflowed == set(caps)

@@ -1,0 +1,103 @@
+"""System, CDR and security state."""
+
+from __future__ import annotations
+
+import time
+
+from ami_exporter.pbx import PBX
+
+
+def test_fully_booted_both_header_orders_and_a_stable_start_time() -> None:
+    now = [1_800_000_000.4]
+    pbx = PBX(now=lambda: now[0])
+    pbx.apply("FullyBooted", {"Uptime": "201", "LastReload": "198", "Status": "Fully Booted"})
+    state = pbx.system.state
+    assert (state.start_time, state.reload_time) == (1_800_000_000 - 201, 1_800_000_000 - 198)
+    # A re-login a few seconds later reads a Uptime one second off: the start time does not move.
+    now[0] += 5.9
+    pbx.apply("FullyBooted", {"Uptime": "207", "LastReload": "204", "Status": "Fully Booted"})
+    assert state.start_time == 1_800_000_000 - 201
+    # Boot-time order (Status first) after a restart: Uptime 0.
+    now[0] += 100
+    pbx.apply("FullyBooted", {"Status": "Fully Booted", "Uptime": "0", "LastReload": "0"})
+    assert state.start_time == int(now[0])
+    # Asterisk 11/13: no Uptime at all; nothing changes.
+    pbx.apply("FullyBooted", {"Status": "Fully Booted"})
+    assert state.start_time == int(now[0])
+
+
+def test_restart_seen_at_reconnect_clears_channels() -> None:
+    now = [1_800_000_000.0]
+    pbx = PBX(now=lambda: now[0])
+    pbx.apply("FullyBooted", {"Uptime": "500", "LastReload": "500"})
+    pbx.apply("Newchannel", {"Channel": "PJSIP/a-1", "Uniqueid": "1"})
+    now[0] += 60
+    pbx.apply("FullyBooted", {"Uptime": "3", "LastReload": "3"})  # restarted while we were away
+    assert pbx.channels.channels == {}
+
+
+def test_reload_and_shutdown() -> None:
+    pbx = PBX(now=lambda: 1_800_000_000.0)
+    pbx.apply("Newchannel", {"Channel": "PJSIP/a-1", "Uniqueid": "1"})
+    pbx.apply("Reload", {"Module": "app_queue.so", "Status": "0"})
+    pbx.apply("Shutdown", {"Shutdown": "Cleanly", "Restart": "True"})
+    state = pbx.system.state
+    assert (state.reloads, state.shutdowns, state.reload_time) == (1, 1, 1_800_000_000.0)
+    assert pbx.channels.channels == {}
+
+
+def test_core_settings_and_core_status() -> None:
+    pbx = PBX()
+    pbx.system.set_ami_version("11.0.0")
+    pbx.system.core_settings({"AMIversion": "11.0.0", "AsteriskVersion": "22.10.1", "SystemName": ""})
+    started = time.mktime(time.strptime("2026-11-28 04:50:32", "%Y-%m-%d %H:%M:%S"))
+    pbx.system.core_status(
+        {
+            "CoreStartupDate": "2026-11-28",
+            "CoreStartupTime": "04:50:32",
+            "CoreReloadDate": "2026-11-28",
+            "CoreReloadTime": "04:50:35",
+            "CoreCurrentCalls": "16",
+            "CoreProcessedCalls": "29",
+        }
+    )
+    state = pbx.system.state
+    assert (state.version, state.ami_version) == ("22.10.1", "11.0.0")
+    assert state.start_time == started
+    assert (state.current_channels, state.processed_calls) == (16, 29)
+
+
+def test_cdr_dispositions_and_billable_seconds() -> None:
+    pbx = PBX()
+    for disposition, billable in [
+        ("ANSWERED", "12"),
+        ("NO ANSWER", "0"),
+        ("FAILED", ""),
+        ("BUSY", "0"),
+        ("CONGESTION", "0"),
+        ("CANCEL", "0"),
+        ("WEIRD", "7"),
+    ]:
+        pbx.apply("Cdr", {"Disposition": disposition, "BillableSeconds": billable})
+    assert pbx.system.cdr == {
+        "answered": 1,
+        "no_answer": 1,
+        "failed": 1,
+        "busy": 1,
+        "congestion": 1,
+        "cancel": 1,
+        "unknown": 1,
+    }
+    assert pbx.system.cdr_billable_seconds == 19
+
+
+def test_security_events_by_service_never_by_address() -> None:
+    pbx = PBX()
+    pbx.apply("InvalidPassword", {"Service": "PJSIP", "RemoteAddress": "IPV4/UDP/203.0.113.9/5060"})
+    pbx.apply("RequestNotAllowed", {"Service": "AMI", "RequestType": "Action: CoreSettings"})
+    pbx.apply("ChallengeSent", {})
+    assert pbx.system.security == {
+        ("InvalidPassword", "PJSIP"): 1,
+        ("RequestNotAllowed", "AMI"): 1,
+        ("ChallengeSent", "unknown"): 1,
+    }
