@@ -77,10 +77,13 @@ class Message:
     def fields(self) -> dict[str, str]:
         fields = self._fields
         if fields is None:
-            fields = {}
-            for key, value in self.headers:
-                if key not in fields:
-                    fields[key] = value
+            headers = self.headers
+            fields = dict(headers)
+            if len(fields) != len(headers):  # a repeated key: keep its first value, not its last
+                fields = {}
+                for key, value in headers:
+                    if key not in fields:
+                        fields[key] = value
             self._fields = fields
         return fields
 
