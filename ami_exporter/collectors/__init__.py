@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.registry import Collector
 
 from ..pbx import PBX
 from ..service import ConnectionStatus
@@ -22,15 +23,11 @@ class CollectorOptions:
     process: bool = True  # process_* and python_* runtime metrics
 
 
-def build_registry(
-    pbx: PBX, status: ConnectionStatus, options: CollectorOptions | None = None
-) -> CollectorRegistry:
-    """A private registry: ``auto_describe`` makes ``?name[]=`` filtering work and catches
-    duplicate metric names at registration."""
-    options = options or CollectorOptions()
-    registry = CollectorRegistry(auto_describe=True)
-    results = ScrapeResults()
-    subsystems = {
+def subsystem_collectors(
+    pbx: PBX, status: ConnectionStatus, options: CollectorOptions
+) -> dict[str, Collector]:
+    """One collector per subsystem, by the name used in ``asterisk_scrape_collector_*``."""
+    return {
         "exporter": ExporterCollector(pbx, status),
         "system": SystemCollector(pbx),
         "queues": QueueCollector(pbx, members=options.queue_members),
@@ -39,6 +36,17 @@ def build_registry(
         "security": SecurityCollector(pbx),
         "endpoints": EndpointCollector(pbx, details=options.endpoint_details),
     }
+
+
+def build_registry(
+    pbx: PBX, status: ConnectionStatus, options: CollectorOptions | None = None
+) -> CollectorRegistry:
+    """A private registry: ``auto_describe`` makes ``?name[]=`` filtering work and catches
+    duplicate metric names at registration."""
+    options = options or CollectorOptions()
+    registry = CollectorRegistry(auto_describe=True)
+    results = ScrapeResults()
+    subsystems = subsystem_collectors(pbx, status, options)
     for name, collector in subsystems.items():
         registry.register(TimedCollector(name, collector, results))
     registry.register(ScrapeCollector(results))
@@ -49,4 +57,4 @@ def build_registry(
     return registry
 
 
-__all__ = ["CollectorOptions", "build_registry"]
+__all__ = ["CollectorOptions", "build_registry", "subsystem_collectors"]

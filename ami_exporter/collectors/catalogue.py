@@ -1,0 +1,134 @@
+"""The metric catalogue (``docs/metrics.md``), generated from the collectors themselves so the
+documentation and the exposition cannot drift apart.
+
+    python -m ami_exporter.collectors.catalogue > docs/metrics.md
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.metrics_core import Metric
+
+from ..pbx import PBX, QueueSnapshot
+from ..service import ConnectionStatus
+from . import CollectorOptions, subsystem_collectors
+from .base import ScrapeResults
+from .exporter import ScrapeCollector
+
+TITLES = {
+    "exporter": "Connection and exporter",
+    "system": "System",
+    "queues": "Queues and members",
+    "channels": "Channels and calls",
+    "cdr": "CDR",
+    "security": "Security",
+    "endpoints": "Endpoints and devices",
+    "scrape": "Scrape",
+}
+
+INTRO = """\
+# Metrics
+
+Generated from the collectors by `python -m ami_exporter.collectors.catalogue`; a test fails when
+this file and the collectors disagree. Counters carry the `_total` suffix in the text exposition;
+histograms expose `_bucket`, `_sum` and `_count`. Every series also gets the `job` and
+`instance` labels of the scrape. Labels come only from bounded sets: past a cap (flags
+`--limits.*`), values fold into `__overflow__` and are counted in
+`asterisk_exporter_label_overflow_total{metric}`. Caller numbers and names, channel names,
+Uniqueids and addresses never become labels.
+
+Per-member series (`asterisk_queue_member_*`) can be turned off with
+`--no-collector.queue-members`; per-endpoint series (`asterisk_endpoint_*`) are off unless
+`--collector.endpoint-details` is given. The `process_*` and `python_*` families of
+prometheus_client are exported too and not listed here.
+"""
+
+
+def sample_model() -> tuple[PBX, ConnectionStatus]:
+    """A model with at least one sample in every family, so that labels can be listed."""
+    pbx = PBX(now=lambda: 1_800_000_000.0)
+    status = ConnectionStatus(up=True, ready=True, last_reconcile_time=1_800_000_000.0)
+    channel = {"Channel": "PJSIP/alice-00000001", "Uniqueid": "1.1", "ChannelStateDesc": "Up"}
+    events: list[tuple[str, dict[str, str]]] = [
+        ("FullyBooted", {"Uptime": "100", "LastReload": "50"}),
+        ("QueueCallerJoin", {"Queue": "sales", "Uniqueid": "1.1", "Count": "1"}),
+        ("QueueCallerAbandon", {"Queue": "sales", "HoldTime": "3"}),
+        ("AgentConnect", {"Queue": "sales", "Interface": "PJSIP/alice", "HoldTime": "3"}),
+        (
+            "AgentComplete",
+            {"Queue": "sales", "Interface": "PJSIP/alice", "TalkTime": "60", "Reason": "agent"},
+        ),
+        ("Newchannel", channel),
+        ("Hangup", {**channel, "Cause": "16"}),
+        ("Newchannel", channel),
+        ("BridgeCreate", {"BridgeUniqueid": "b"}),
+        ("Cdr", {"Disposition": "ANSWERED", "BillableSeconds": "60"}),
+        ("InvalidPassword", {"Service": "PJSIP"}),
+        ("Reload", {"Module": "All"}),
+        ("ContactStatus", {"EndpointName": "alice", "ContactStatus": "Reachable", "RoundtripUsec": "1000"}),
+        ("DeviceStateChange", {"Device": "PJSIP/alice", "State": "INUSE"}),
+    ]
+    for name, fields in events:
+        pbx.count(name)
+        pbx.apply(name, fields)
+    pbx.system.core_status({"CoreCurrentCalls": "1"})
+    pbx.reconcile_queues(
+        QueueSnapshot.from_items(
+            [
+                ("QueueParams", {"Queue": "sales", "ServiceLevel": "30"}),
+                (
+                    "QueueMember",
+                    {"Queue": "sales", "Name": "Alice", "Location": "PJSIP/alice", "Status": "1"},
+                ),
+                ("QueueEntry", {"Queue": "sales", "Uniqueid": "1.1", "Wait": "3"}),
+            ]
+        )
+    )
+    pbx.caps.overflows["queue"] = 1
+    return pbx, status
+
+
+def families() -> Iterator[tuple[str, Metric]]:
+    pbx, status = sample_model()
+    options = CollectorOptions(queue_members=True, endpoint_details=True, process=False)
+    results = ScrapeResults()
+    for subsystem, collector in subsystem_collectors(pbx, status, options).items():
+        for family in collector.collect():
+            results.results[subsystem] = (True, 0.0)
+            yield subsystem, family
+    for family in ScrapeCollector(results).collect():
+        yield "scrape", family
+
+
+def _exposed_name(family: Metric) -> str:
+    return f"{family.name}_total" if family.type == "counter" else family.name
+
+
+def render() -> str:
+    lines = [INTRO]
+    current = ""
+    for subsystem, family in families():
+        if subsystem != current:
+            current = subsystem
+            lines += [
+                f"\n## {TITLES[subsystem]}\n",
+                "| metric | type | labels | meaning |",
+                "|---|---|---|---|",
+            ]
+        labels: list[str] = []
+        for sample in family.samples:
+            for label in sample.labels:
+                if label != "le" and label not in labels:
+                    labels.append(label)
+        meaning = family.documentation.replace("|", "\\|").replace("__overflow__", "`__overflow__`")
+        lines.append(f"| `{_exposed_name(family)}` | {family.type} | {', '.join(labels)} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    print(render(), end="")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
