@@ -127,7 +127,7 @@ def render() -> str:
 
 
 def main() -> None:
-    print(render(), end="")  # noqa: T201
+    print(render(), end="")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl as ssl_module
 import time
 
 from ami_exporter.simulator import events as ev
@@ -40,13 +41,23 @@ class Simulator(FaultsMixin):
         self._ticker: asyncio.Task[None] | None = None
         self._next_id = 0
         self._traffic = False
+        self._ssl: ssl_module.SSLContext | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0, *, traffic: bool = True) -> None:
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        traffic: bool = True,
+        ssl: ssl_module.SSLContext | None = None,
+    ) -> None:
         """Listen (port 0 picks a free port, see ``self.port``) and, with ``traffic``, start the
-        random arrivals, pauses and scanner of the configuration."""
+        random arrivals, pauses and scanner of the configuration. With ``ssl`` (a server
+        context) it speaks AMI over TLS, like Asterisk's ``tlsenable`` port 5039."""
         self.host = host
+        self._ssl = ssl
         await self._listen(port)
         if self.config.time_scale > 0:
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
@@ -56,7 +67,9 @@ class Simulator(FaultsMixin):
 
     async def _listen(self, port: int) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._new_session, self.host, port, reuse_address=True)
+        self._server = await loop.create_server(
+            self._new_session, self.host, port, reuse_address=True, ssl=self._ssl
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _new_session(self) -> Session:
@@ -194,6 +207,9 @@ class Simulator(FaultsMixin):
                 list_items=dict(st.list_items),
                 responses=st.responses,
                 close_reason=st.close_reason,
+                actions=dict(st.actions),
+                write_pauses=st.write_pauses,
+                longest_stall=st.longest_stall,
             )
             for sid, st in self.session_stats.items()
         }

@@ -26,6 +26,7 @@ _FRAME_END = re.compile(rb"\n\r?\n")
 _MAX_ACTION_BYTES = 64 * 1024
 _NEVER = "1970-01-01T00:00:00.000+0000"
 _SYSTEM = CLASS_BITS["system"]
+_WRITE_CHECK = 0.01  # seconds between writetimeout progress checks
 
 
 @dataclass(slots=True)
@@ -95,6 +96,9 @@ class SessionStats:
     list_items: Counter[str] = field(default_factory=Counter)
     responses: int = 0
     close_reason: str | None = None
+    actions: Counter[str] = field(default_factory=Counter)  # every action received, by name
+    write_pauses: int = 0  # times the transport buffer passed write_high_water
+    longest_stall: float = 0.0  # longest time (s) without any byte drained while above it
 
 
 class Hub(Protocol):
@@ -133,6 +137,9 @@ class Session(asyncio.Protocol):
         self._holding = False
         self._pending: list[Event] = []
         self._write_timer: asyncio.TimerHandle | None = None
+        self._written = 0  # bytes handed to the transport
+        self._drained_mark = 0  # bytes drained at the last observed progress
+        self._progress_at = 0.0  # loop time of the last observed progress (while paused)
         self.local = "IPV4/TCP/127.0.0.1/5038"
         self.remote = "IPV4/TCP/127.0.0.1/0"
 
@@ -165,7 +172,7 @@ class Session(asyncio.Protocol):
         if mode == "frozen":
             self.freeze()
             return
-        transport.write(f"{self.hub.config.banner}\r\n".encode())
+        self.write_raw(f"{self.hub.config.banner}\r\n".encode())
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def data_received(self, data: bytes) -> None:
@@ -182,14 +189,41 @@ class Session(asyncio.Protocol):
         self._closed("lost" if exc is None else f"lost: {exc}")
 
     def pause_writing(self) -> None:
-        timeout = (self.user.writetimeout_ms if self.user else 100) / 1000
+        """Asterisk writes each event with a ``writetimeout`` (100 ms by default) and drops the
+        client when one write cannot complete in time, i.e. when the client drained nothing for
+        that long. Modelled as: while the buffer is above ``write_high_water``, no byte drained
+        for ``writetimeout`` closes the session. (A large reply may take longer than 100 ms to
+        drain as a whole; Asterisk writes it frame by frame, each with its own timeout.)"""
+        self.stats.write_pauses += 1
         if self._write_timer is None:
-            self._write_timer = asyncio.get_running_loop().call_later(timeout, self._write_timeout)
+            self._drained_mark = self._drained()
+            self._progress_at = asyncio.get_running_loop().time()
+            self._write_timer = asyncio.get_running_loop().call_later(_WRITE_CHECK, self._write_check)
 
     def resume_writing(self) -> None:
         if self._write_timer is not None:
             self._write_timer.cancel()
             self._write_timer = None
+
+    def _drained(self) -> int:
+        buffered = self.transport.get_write_buffer_size() if self.transport is not None else 0
+        return self._written - buffered
+
+    def _write_check(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        drained = self._drained()
+        if drained > self._drained_mark:
+            self._drained_mark = drained
+            self._progress_at = now
+        stall = now - self._progress_at
+        self.stats.longest_stall = max(self.stats.longest_stall, stall)
+        timeout = (self.user.writetimeout_ms if self.user else 100) / 1000
+        if stall >= timeout:
+            self._write_timer = None
+            self._write_timeout()
+            return
+        self._write_timer = loop.call_later(_WRITE_CHECK, self._write_check)
 
     # --- state --------------------------------------------------------------------------------
 
@@ -234,7 +268,7 @@ class Session(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
             if self.task is None:  # connected while frozen: the banner was never sent
-                self.transport.write(f"{self.hub.config.banner}\r\n".encode())
+                self.write_raw(f"{self.hub.config.banner}\r\n".encode())
                 self.task = asyncio.get_running_loop().create_task(self._run())
 
     @property
@@ -256,11 +290,14 @@ class Session(asyncio.Protocol):
         if self._holding:
             self._pending.append(event)
             return
-        self.transport.write(event.wire())
+        data = event.wire()
+        self._written += len(data)
+        self.transport.write(data)
         self.stats.events[event.name] += 1
 
     def write_raw(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
+            self._written += len(data)
             self.transport.write(data)
 
     def _write_reply(self, frames: list[Pairs]) -> None:
@@ -277,7 +314,9 @@ class Session(asyncio.Protocol):
                 self.stats.events[name] += 1
             else:
                 self.stats.list_items[name] += 1
-        self.transport.write(b"".join(chunks))
+        data = b"".join(chunks)
+        self._written += len(data)
+        self.transport.write(data)
 
     def _flush(self) -> None:
         self._holding = False
@@ -322,6 +361,7 @@ class Session(asyncio.Protocol):
     async def _handle(self, action: Action) -> None:
         name = action.name
         aid = action.action_id
+        self.stats.actions[name] += 1
         if not name:
             self._write_reply([replies.response("Error", aid, ("Message", "Missing action in request"))])
             return

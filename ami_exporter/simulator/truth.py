@@ -60,6 +60,9 @@ class SessionTruth:
     list_items: dict[str, int]  # list items and ...Complete events, by name
     responses: int
     close_reason: str | None
+    actions: dict[str, int] = field(default_factory=dict)  # actions received, by name
+    write_pauses: int = 0
+    longest_stall: float = 0.0  # seconds without progress while above write_high_water
 
 
 @dataclass(frozen=True, slots=True)
