@@ -279,6 +279,8 @@ class AMIService:
         settings = self.settings
         try:
             permitted = await session.discover_permitted(timeout=settings.action_timeout)
+        except ConnectionLostError:
+            return  # _end_session counts and logs the disconnect
         except (AMIError, TimeoutError) as error:
             # Without ListCommands, only use actions every user may run (authority 0).
             log.warning("ListCommands failed (%s); using only unprivileged actions", _describe(error))
