@@ -41,7 +41,8 @@ def _histogram(name: str) -> set[str]:
 # The metric names dashboards and rules may use: the catalogue in /work/shared/design/metrics.md plus
 # the scrape-collector metrics. Kept in this one place ON PURPOSE: a later test checks this list
 # against the real exposition of the exporter (every name here must be exposed, and every exposed
-# asterisk_* name should be here), so the dashboards cannot silently drift from the code.
+# asterisk_* name should be here), so the dashboards cannot silently drift from the code: see
+# tests/e2e/test_prometheus_e2e.py::test_known_metrics_match_the_exposition.
 KNOWN_METRICS: frozenset[str] = frozenset(
     {
         # connection and exporter
@@ -50,10 +51,12 @@ KNOWN_METRICS: frozenset[str] = frozenset(
         "asterisk_info",
         "asterisk_core_start_time_seconds",
         "asterisk_core_reload_time_seconds",
+        "asterisk_core_active_channels",
         "asterisk_exporter_ami_logins_total",
         "asterisk_exporter_ami_disconnects_total",
         "asterisk_exporter_events_total",
         "asterisk_exporter_last_event_timestamp_seconds",
+        "asterisk_exporter_last_reconcile_timestamp_seconds",
         "asterisk_exporter_reconcile_corrections_total",
         "asterisk_exporter_malformed_messages_total",
         "asterisk_exporter_label_overflow_total",
@@ -65,11 +68,13 @@ KNOWN_METRICS: frozenset[str] = frozenset(
         "asterisk_queue_members",
         "asterisk_queue_members_paused",
         "asterisk_queue_members_available",
+        "asterisk_queue_members_in_call",
         "asterisk_queue_caller_joins_total",
         "asterisk_queue_caller_abandons_total",
         "asterisk_queue_calls_answered_total",
         "asterisk_queue_calls_completed_total",
         "asterisk_queue_ring_noanswer_total",
+        "asterisk_queue_agent_dumps_total",
         *_histogram("asterisk_queue_wait_seconds"),
         *_histogram("asterisk_queue_talk_seconds"),
         "asterisk_queue_service_level_seconds",
@@ -98,7 +103,9 @@ KNOWN_METRICS: frozenset[str] = frozenset(
         "asterisk_cdr_billable_seconds_total",
         "asterisk_security_events_total",
         "asterisk_reloads_total",
+        "asterisk_shutdowns_total",
         "asterisk_endpoints",
+        "asterisk_devices",
     }
 )
 

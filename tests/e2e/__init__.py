@@ -1,0 +1,1 @@
+"""End-to-end tests: the exporter, the simulator and a real Prometheus, as processes."""
