@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 
 from ami_exporter.simulator import events as ev
 from ami_exporter.simulator.callcenter import CallCenter
@@ -38,6 +40,11 @@ class FaultsMixin:
             frame = ev.reload("app_queue.so").wire()
         for session in targets:
             session.write_raw(frame[: len(frame) // 2])
+            if rst and session.transport is not None:
+                # A plain close sends FIN; SO_LINGER with a zero timeout makes it a reset.
+                sock = session.transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             session.close("dropped mid-frame", abort=rst)
         return len(targets)
 
