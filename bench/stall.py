@@ -1,0 +1,241 @@
+"""Benchmark 3: does the AMI reader keep up while large scrapes render?
+
+A separate process plays Asterisk: it streams the b-scenario's events (repeated, unchanged) as
+fast as the client reads them and enforces Asterisk's ``writetimeout`` of 100 ms the way
+``manager.c`` does: its socket has a small ``SO_SNDBUF``, and when its output has stayed above a
+high-water mark (``transport.get_write_buffer_size()``, i.e. the kernel buffer full and more
+queued) for longer than 100 ms it drops the session. The client is the real ``Session``
+(``AMIService._on_event`` into the 200 x 50 model) on a socket with a small ``SO_RCVBUF``, so
+that the kernel cannot hide a stalled reader for long. Meanwhile another process scrapes
+``/metrics`` back to back (benchmark 2's app, members on).
+
+Reported: the longest gap between two ``data_received`` calls while the scrapes ran (and before
+them, streaming alone), whether the server dropped the session, and whether every event sent
+was counted.
+
+Run: ``python -m bench.stall`` (``--scrapes 50``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import multiprocessing
+import multiprocessing.connection
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ami_exporter.ami.client import Session, _Protocol
+from ami_exporter.pbx import PBX
+from ami_exporter.service import AMIService, AMISettings
+
+from .common import BANNER, event_frames, machine, print_table
+from .model import FULL, Scale, build_pbx
+from .scrape import VARIANTS, scrape_in_process, serve
+
+WRITETIMEOUT = 0.100
+SNDBUF = 64 * 1024
+RCVBUF = 64 * 1024
+HIGH_WATER = 64 * 1024
+CHUNK = 16 * 1024
+
+
+# -- the "Asterisk" process ----------------------------------------------------------------------
+
+
+@dataclass
+class StreamReport:
+    repetitions: int = 0
+    events: int = 0
+    dropped: bool = False
+    longest_blocked: float = 0.0  # longest time the output stayed above the high-water mark
+
+
+class _Streamer(asyncio.Protocol):
+    def __init__(
+        self, chunks: list[bytes], events_per_rep: int, stop: Any, done: asyncio.Future[None]
+    ) -> None:
+        self._chunks = chunks
+        self._events_per_rep = events_per_rep
+        self._stop = stop
+        self._done = done
+        self._next = 0
+        self._blocked_since: float | None = None
+        self.report = StreamReport()
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
+        transport.set_write_buffer_limits(high=HIGH_WATER)
+        transport.write(BANNER)
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self._pump)
+        loop.call_later(0.005, self._watchdog)
+
+    def _pump(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing() or self._blocked_since is not None:
+            return
+        transport.write(self._chunks[self._next])  # may call pause_writing()
+        self._next += 1
+        if self._next == len(self._chunks):
+            self._next = 0
+            self.report.repetitions += 1
+            self.report.events += self._events_per_rep
+            if self._stop.is_set():
+                transport.close()  # at a repetition boundary: the client can count what was sent
+                return
+        asyncio.get_running_loop().call_soon(self._pump)
+
+    def pause_writing(self) -> None:
+        self._blocked_since = time.monotonic()
+
+    def resume_writing(self) -> None:
+        if self._blocked_since is not None:
+            blocked = time.monotonic() - self._blocked_since
+            self.report.longest_blocked = max(self.report.longest_blocked, blocked)
+        self._blocked_since = None
+        asyncio.get_running_loop().call_soon(self._pump)
+
+    def _watchdog(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        since = self._blocked_since
+        if since is not None and time.monotonic() - since > WRITETIMEOUT:
+            # manager.c: a write that cannot complete within writetimeout ends the session.
+            self.report.dropped = True
+            self.report.longest_blocked = max(self.report.longest_blocked, time.monotonic() - since)
+            transport.abort()
+            return
+        asyncio.get_running_loop().call_later(0.005, self._watchdog)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
+
+
+async def _stream(listener: socket.socket, stop: Any, pipe: multiprocessing.connection.Connection) -> None:
+    frames = event_frames(1, distinct_ids=False)
+    payload = b"".join(frames)
+    chunks = [payload[i : i + CHUNK] for i in range(0, len(payload), CHUNK)]
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    streamer = _Streamer(chunks, len(frames), stop, done)
+    server = await loop.create_server(lambda: streamer, sock=listener)
+    await done
+    server.close()
+    pipe.send(streamer.report)
+
+
+def _streamer_main(listener: socket.socket, stop: Any, pipe: multiprocessing.connection.Connection) -> None:
+    asyncio.run(_stream(listener, stop, pipe))
+
+
+# -- the exporter side ---------------------------------------------------------------------------
+
+
+class _TimedProtocol(_Protocol):
+    """The session's protocol, noting when each read arrives."""
+
+    def __init__(self, session: Session, reads: list[float]) -> None:
+        super().__init__(session)
+        self._reads = reads
+
+    def data_received(self, data: bytes) -> None:
+        self._reads.append(time.perf_counter())
+        super().data_received(data)
+
+
+@dataclass
+class StallResult:
+    scrapes: int
+    scrape_seconds: float
+    gap_streaming_alone: float
+    gap_during_scrapes: float
+    reads: int
+    stream: StreamReport
+    events_counted: int
+    scrape_times: list[float] = field(default_factory=list)
+
+
+def _longest_gap(reads: list[float], start: float, end: float) -> float:
+    window = [t for t in reads if start <= t <= end]
+    return max((b - a for a, b in itertools.pairwise(window)), default=0.0)
+
+
+async def measure(scale: Scale, scrapes: int, alone_seconds: float = 2.0) -> StallResult:
+    pbx: PBX = build_pbx(scale)
+    service = AMIService(AMISettings(), pbx)
+    context = multiprocessing.get_context("spawn")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
+    port = listener.getsockname()[1]
+    stop = context.Event()
+    receiver, sender = context.Pipe(duplex=False)
+    streamer = context.Process(target=_streamer_main, args=(listener, stop, sender))
+    streamer.start()
+    listener.close()
+    sender.close()
+
+    loop = asyncio.get_running_loop()
+    reads: list[float] = []
+    session = Session(service._on_event, wants=pbx.wants)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)  # before connect: sets the window
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    events_before = sum(pbx.events.values())
+    await loop.create_connection(lambda: _TimedProtocol(session, reads), sock=sock)
+
+    async with serve(pbx, members=True) as web_port:
+        await asyncio.sleep(alone_seconds)
+        started = time.perf_counter()
+        samples = await scrape_in_process(web_port, VARIANTS[0], scrapes)
+        ended = time.perf_counter()
+    stop.set()
+    await session.closed
+    report: StreamReport = await loop.run_in_executor(None, receiver.recv)
+    await loop.run_in_executor(None, streamer.join)
+    return StallResult(
+        scrapes=scrapes,
+        scrape_seconds=ended - started,
+        gap_streaming_alone=_longest_gap(reads, started - alone_seconds + 0.2, started),
+        gap_during_scrapes=_longest_gap(reads, started, ended),
+        reads=len(reads),
+        stream=report,
+        events_counted=sum(pbx.events.values()) - events_before,
+        scrape_times=[seconds for seconds, _ in samples],
+    )
+
+
+def report(result: StallResult) -> None:
+    lost = result.stream.events - result.events_counted
+    rows: list[tuple[object, ...]] = [
+        ("longest gap between reads, streaming alone (ms)", result.gap_streaming_alone * 1e3),
+        (f"longest gap between reads, during {result.scrapes} scrapes (ms)", result.gap_during_scrapes * 1e3),
+        ("longest time the server's output stayed blocked (ms)", result.stream.longest_blocked * 1e3),
+        ("dropped by the 100 ms writetimeout", "yes" if result.stream.dropped else "no"),
+        ("events sent / counted / lost", f"{result.stream.events:,} / {result.events_counted:,} / {lost:,}"),
+        ("events/s during the run", result.events_counted / max(result.scrape_seconds, 1e-9)),
+        ("scrape median (ms)", sorted(result.scrape_times)[len(result.scrape_times) // 2] * 1e3),
+    ]
+    print_table(
+        f"Event-loop stall under back-to-back scrapes (members on); {machine()}", ("what", "value"), rows
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scrapes", type=int, default=50)
+    args = parser.parse_args(argv)
+    report(asyncio.run(measure(FULL, args.scrapes)))
+
+
+if __name__ == "__main__":
+    main()
