@@ -33,7 +33,8 @@ async def test_scrape_serves_every_variant_and_measures_a_floor() -> None:
     on, off = measured
     for result in measured:
         assert set(result.scrapes) == {variant.name for variant in scrape.VARIANTS}
-        assert all(seconds > 0 and size > 0 for samples in result.scrapes.values() for seconds, size in samples)
+        timings = [sample for samples in result.scrapes.values() for sample in samples]
+        assert all(seconds > 0 and size > 0 for seconds, size in timings)
         assert result.floor["text"] and min(result.floor["text"]) > 0
     # Per-member series make the exposition bigger; gzip makes it smaller.
     assert on.scrapes["text"][0][1] > off.scrapes["text"][0][1] > off.scrapes["text+gzip"][0][1]
