@@ -265,3 +265,42 @@ class ExporterProcess:
         self.process.terminate()
         code = await asyncio.wait_for(self.process.wait(), timeout)
         return code, time.monotonic() - started
+
+
+# -- driving the simulator as fast as the exporter reads ----------------------------------------------
+
+
+def delivered_events(simulator: Simulator, user: str) -> dict[str, int]:
+    """Events the simulator wrote to ``user``'s sessions (summed over sessions), by name."""
+    total: dict[str, int] = {}
+    for session in simulator.truth().sessions.values():
+        if session.user == user:
+            for name, count in session.events.items():
+                total[name] = total.get(name, 0) + count
+    return total
+
+
+def _delivered_now(simulator: Simulator, user: str) -> int:
+    return sum(sum(s.events.values()) for s in simulator.session_stats.values() if s.user == user)
+
+
+async def writable(simulator: Simulator, timeout: float = 5.0) -> None:
+    """Wait while any session's write buffer is above ``write_high_water``: the simulated Asterisk
+    blocks in ``write()`` like the real one (its writetimeout keeps running meanwhile)."""
+    high = simulator.config.write_high_water
+    async with asyncio.timeout(timeout):
+        while True:
+            transports = [s.transport for s in list(simulator.sessions.values()) if not s.closed]
+            if all(t is None or t.get_write_buffer_size() <= high for t in transports):
+                return
+            await asyncio.sleep(0.001)
+
+
+async def drive(simulator: Simulator, user: str, events: int, step: float = 0.05) -> int:
+    """Run the model's traffic in ``step`` simulated seconds until ``events`` more events were
+    written to ``user``'s sessions; returns the number written."""
+    start = _delivered_now(simulator, user)
+    while _delivered_now(simulator, user) - start < events:
+        await simulator.advance(step)
+        await writable(simulator)
+    return _delivered_now(simulator, user) - start

@@ -22,6 +22,7 @@ from ami_exporter.simulator import Simulator, SimulatorConfig
 from .harness import (
     Exposition,
     audit,
+    delivered_events,
     exporter_in_process,
     get,
     record_recovery,
@@ -61,14 +62,7 @@ def exporter_sessions(simulator: Simulator, user: str) -> list[int]:
     return [sid for sid, s in simulator.truth().sessions.items() if s.user == user]
 
 
-def delivered(simulator: Simulator, user: str) -> dict[str, int]:
-    """Events the simulator wrote to ``user``'s sessions, summed over sessions."""
-    total: dict[str, int] = {}
-    for session in simulator.truth().sessions.values():
-        if session.user == user:
-            for name, count in session.events.items():
-                total[name] = total.get(name, 0) + count
-    return total
+delivered = delivered_events
 
 
 async def settle(
