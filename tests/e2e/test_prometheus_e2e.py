@@ -4,7 +4,7 @@ One stack for the module (about 40 s in all):
 
 * the simulator (demo call centre, ``time_scale=2``) on a private event loop in a thread (why: see
   :mod:`tests.e2e.stack`), plus a few scripted calls so every wallboard panel has something to show
-  (an answered call per queue, a caller who gives up in each queue, a pause);
+  (an answered call per queue, a caller who gives up in each queue, a pause, a module reload);
 * ``python -m ami_exporter`` as a process, logged in as ``exporter_rep``;
 * ``prometheus`` as a process: scrape and rule evaluation every 1 s, job ``asterisk`` (the rules'
   exporter-job selector is ``job=~".*asterisk.*"``), ``rule_files`` = the real
@@ -28,7 +28,7 @@ import math
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,9 +76,16 @@ SHORT_FOR_GROUP = "e2e-short-for"
 OVERLOAD = {"sales": 16, OVERRIDE_QUEUE: 6}  # 16 > default 10; 6 > billing's override 3 but < 10
 HEALTHY_QUEUE = "support"
 
-# Wallboard queries allowed to come back empty, each with the reason. Empty at the moment: the
-# scripted calls make every panel's data appear (abandons, answers, a pause, talk times).
-WALLBOARD_MAY_BE_EMPTY: dict[str, str] = {}
+# Dashboard queries allowed to come back without data, each with the reason. None on the wallboard:
+# the scripted calls make every panel's data appear (abandons, answers, a pause, talk times).
+MAY_BE_EMPTY: dict[tuple[str, str], str] = {
+    ("asterisk-health.json", "Malformed frames and label overflow / B"): (
+        "asterisk_exporter_label_overflow_total has samples only once a --limits.* cap is exceeded"
+    ),
+    ("asterisk-health.json", "annotation Asterisk restarts"): (
+        "needs an Asterisk restart; this run has none (it would drop the calls the other panels need)"
+    ),
+}
 
 # Series in KNOWN_METRICS that the exporter declares (# TYPE line) but only has samples for after
 # events this run does not produce.
@@ -211,6 +218,12 @@ async def scripted_calls(sim: Simulator) -> None:
         await sim.place_call(queue, patience=2.0, answer=False)
 
 
+async def reload_pjsip(sim: Simulator) -> None:
+    """The health dashboard's reload panels and annotation (a change Prometheus must see: after the
+    first scrapes)."""
+    sim.reload("res_pjsip.so")
+
+
 async def unpause_ivy(sim: Simulator) -> None:
     sim.pause_member("PJSIP/ivy", False, queue="sales")
 
@@ -221,11 +234,16 @@ def warm(stack: Stack) -> Stack:
     started = time.monotonic()
     stack.sim.run(scripted_calls)
 
-    def samples() -> bool:
-        result = stack.api.value(f'count_over_time(up{{job="{JOB}"}}[1m])')
-        return bool(result) and result[0][1] >= WARMUP_SAMPLES
+    def samples(n: int) -> Callable[[], bool]:
+        def enough() -> bool:
+            result = stack.api.value(f'count_over_time(up{{job="{JOB}"}}[1m])')
+            return bool(result) and result[0][1] >= n
 
-    wait_until(samples, timeout=60, what=f"{WARMUP_SAMPLES} scrapes", step=0.5)
+        return enough
+
+    wait_until(samples(5), timeout=30, what="5 scrapes", step=0.5)
+    stack.sim.run(reload_pjsip)
+    wait_until(samples(WARMUP_SAMPLES), timeout=60, what=f"{WARMUP_SAMPLES} scrapes", step=0.5)
     stack.sim.run(unpause_ivy)
     stack.notes["warmup_seconds"] = time.monotonic() - started
     return stack
@@ -266,19 +284,24 @@ def panel_types() -> list[tuple[str, str, str]]:
 
 
 def result_count(body: dict[str, Any], errors: list[str], kind: str) -> int:
+    """Series with at least one finite value: a series of NaN (e.g. histogram_quantile over a window
+    without observations) draws nothing in Grafana, so it does not count as data."""
     if body.get("status") != "success":
         errors.append(f"{kind}: {body.get('errorType')}: {body.get('error')}")
         return 0
-    if body["data"]["resultType"] == "scalar":
-        return 1
-    return len(body["data"]["result"])
+    data = body["data"]
+    if data["resultType"] == "scalar":
+        return int(math.isfinite(float(data["result"][1])))
+    if data["resultType"] == "vector":
+        return sum(math.isfinite(float(r["value"][1])) for r in data["result"])
+    return sum(any(math.isfinite(float(v)) for _, v in r["values"]) for r in data["result"])
 
 
 def evaluate(api: PromAPI, query: Query, panel_type: str, now: float) -> Evaluation:
     errors: list[str] = []
     instant = result_count(api.query(query.expr, now), errors, "instant")
     ranged = None
-    if panel_type == "timeseries":
+    if panel_type in {"timeseries", "annotation"}:  # Grafana runs range queries for both
         body = api.query_range(query.expr, now - RANGE_SECONDS, now, 1.0)
         ranged = result_count(body, errors, "range")
     return Evaluation(query, panel_type, errors, instant, ranged)
@@ -306,7 +329,9 @@ def test_every_dashboard_and_rule_query_succeeds_and_the_wallboard_has_data(warm
     rule_results = [r for r in results if r.query.source == "rule"]
     summary = {
         "dashboard queries": len(dash_results),
-        "range queries (time-series panels)": sum(r.range_series is not None for r in dash_results),
+        "range queries (time-series panels, annotations)": sum(
+            r.range_series is not None for r in dash_results
+        ),
         "dashboard queries with data": sum(r.has_data for r in dash_results),
         "rule expressions": len(rule_results),
         "rule expressions with data": sum(r.has_data for r in rule_results),
@@ -324,12 +349,13 @@ def test_every_dashboard_and_rule_query_succeeds_and_the_wallboard_has_data(warm
 
     assert not failed, "\n".join(failed)
     assert len(dash_results) >= 80 and len(rule_results) >= 20
-    wallboard_empty = {
-        r.query.where: r.query.expr
+    assert not any(file == WALLBOARD for file, _ in MAY_BE_EMPTY), "the wallboard must show everything"
+    unexpected_empty = {
+        f"{r.query.file}: {r.query.where}": r.query.expr
         for r in dash_results
-        if r.query.file == WALLBOARD and not r.has_data and r.query.where not in WALLBOARD_MAY_BE_EMPTY
+        if not r.has_data and (r.query.file, r.query.where) not in MAY_BE_EMPTY
     }
-    assert not wallboard_empty, f"wallboard queries without data: {wallboard_empty}"
+    assert not unexpected_empty, f"dashboard queries without data: {unexpected_empty}"
     # Every recording rule has data on a busy call centre (the alert expressions may rightly be empty).
     recording_empty = [
         r.query.where for r in rule_results if r.query.file == "recording.yaml" and not r.has_data
