@@ -138,13 +138,25 @@ def test_dockerfile_pip_steps_replayed_from_the_build_context(tmp_path: Path) ->
         shutil.copy2(REPO / relative, target)
     wheels = tmp_path / "wheels"
     pip = [sys.executable, "-m", "pip"]
-    run([*pip, "wheel", "--quiet", "--no-cache-dir", "--wheel-dir", str(wheels), ".[web-config]"], cwd=context)
+    run(
+        [*pip, "wheel", "--quiet", "--no-cache-dir", "--wheel-dir", str(wheels), ".[web-config]"], cwd=context
+    )
     assert (wheels / f"ami_exporter-{VERSION}-py3-none-any.whl").exists()
     run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")])
     python = tmp_path / "venv" / "bin" / "python"
     run(
-        [*pip, "--python", str(python), "install", "--quiet", "--no-cache-dir", "--no-index",
-         "--find-links", str(wheels), *map(str, sorted(wheels.glob("*.whl")))]
+        [
+            *pip,
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-cache-dir",
+            "--no-index",
+            "--find-links",
+            str(wheels),
+            *map(str, sorted(wheels.glob("*.whl"))),
+        ]
     )
     assert not (tmp_path / "venv" / "bin" / "pip").exists()
     version = run([str(tmp_path / "venv" / "bin" / "ami-exporter"), "--version"], cwd=tmp_path).stdout

@@ -187,7 +187,9 @@ def test_healthcheck_command_against_a_running_exporter(tmp_path: Path) -> None:
         ok = subprocess.run(argv, env={"HEALTHCHECK_URL": url}, capture_output=True, check=False, timeout=30)
         assert ok.returncode == 0, ok.stderr
         closed = f"http://127.0.0.1:{_free_port()}/-/healthy"
-        bad = subprocess.run(argv, env={"HEALTHCHECK_URL": closed}, capture_output=True, check=False, timeout=30)
+        bad = subprocess.run(
+            argv, env={"HEALTHCHECK_URL": closed}, capture_output=True, check=False, timeout=30
+        )
         assert bad.returncode != 0
     finally:
         exporter.terminate()
@@ -214,8 +216,17 @@ def test_build_context_holds_what_the_copies_need_and_nothing_else() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [".git/config", ".venv/bin/python", "tests/conftest.py", "tests/fixtures/x.raw", "dashboards/README.md",
-     "ami_exporter/__pycache__/cli.cpython-311.pyc", "dist/ami_exporter-0.1.0.whl", ".env", "secret.pem"],
+    [
+        ".git/config",
+        ".venv/bin/python",
+        "tests/conftest.py",
+        "tests/fixtures/x.raw",
+        "dashboards/README.md",
+        "ami_exporter/__pycache__/cli.cpython-311.pyc",
+        "dist/ami_exporter-0.1.0.whl",
+        ".env",
+        "secret.pem",
+    ],
 )
 def test_dockerignore_excludes(path: str) -> None:
     from .support import dockerignore_rules, is_excluded
