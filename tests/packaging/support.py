@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,17 +96,27 @@ def is_excluded(relative: str, rules: list[tuple[bool, re.Pattern[str]]]) -> boo
     return excluded
 
 
-def _repo_files() -> Iterator[str]:
-    for root, dirs, files in os.walk(REPO):
-        dirs[:] = [d for d in dirs if d != ".git"]
-        for name in files:
-            yield (Path(root) / name).relative_to(REPO).as_posix()
-
-
 def docker_context_files() -> list[str]:
-    """The files of this working tree that ``docker build .`` would send (plus .git, never sent)."""
-    rules = dockerignore_rules(REPO / ".dockerignore")
-    return sorted(f for f in _repo_files() if not is_excluded(f, rules))
+    """The files of this working tree that ``docker build .`` would send."""
+    ignore = REPO / ".dockerignore"
+    rules = dockerignore_rules(ignore)
+    negations = [
+        os.path.normpath(line.strip()[1:].strip()).lstrip("/")
+        for line in ignore.read_text(encoding="utf-8").splitlines()
+        if line.strip().startswith("!")
+    ]
+
+    def may_reinclude(directory: str) -> bool:
+        return any(n.startswith(("*", directory + "/")) or n == directory for n in negations)
+
+    files: list[str] = []
+    for root, dirs, names in os.walk(REPO):
+        base = Path(root).relative_to(REPO).as_posix()
+        prefix = "" if base == "." else base + "/"
+        # Skip excluded trees (.git, .venv, caches) that no "!" rule lets anything back in from.
+        dirs[:] = [d for d in dirs if not is_excluded(prefix + d, rules) or may_reinclude(prefix + d)]
+        files.extend(prefix + name for name in names if not is_excluded(prefix + name, rules))
+    return sorted(files)
 
 
 # ------------------------------------------------------------------------------------------ Markdown
