@@ -14,6 +14,8 @@
 # AMI_EXPORTER_SECRET_FILE; a Docker/Compose/Kubernetes secret) or in AMI_EXPORTER_SECRET.
 # See docs/operations.md#in-a-container.
 #
+# Needs BuildKit (the default builder since Docker 23) for RUN --mount.
+#
 # The base image is pinned to a Python patch release. For reproducible builds also pin its digest,
 # e.g. --build-arg PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:<digest>.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
