@@ -221,7 +221,12 @@ def report(result: StallResult) -> None:
         (f"longest gap between reads, during {result.scrapes} scrapes (ms)", result.gap_during_scrapes * 1e3),
         ("longest time the server's output stayed blocked (ms)", result.stream.longest_blocked * 1e3),
         ("dropped by the 100 ms writetimeout", "yes" if result.stream.dropped else "no"),
-        ("events sent / counted / lost", f"{result.stream.events:,} / {result.events_counted:,} / {lost:,}"),
+        (
+            "events sent / counted / lost",
+            f"{result.stream.events:,} / {result.events_counted:,} / {lost:,}"
+            if not result.stream.dropped
+            else "n/a: the session was dropped mid-stream",
+        ),
         ("events/s during the run", result.events_counted / max(result.scrape_seconds, 1e-9)),
         ("scrape median (ms)", sorted(result.scrape_times)[len(result.scrape_times) // 2] * 1e3),
     ]
