@@ -313,6 +313,9 @@ class AMIService:
         reason = session.closed.result()
         if was_up:
             status.disconnects[reason.value] += 1
+            if self._stopping:
+                log.debug("AMI session with %s closed on shutdown", self.settings.address)
+                return
             self._set_state(
                 "disconnected",
                 logging.WARNING,
