@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -34,6 +34,7 @@ from ami_exporter.simulator.perms import ACTIONS, get_perm, may_run
 from ami_exporter.web.app import WebSettings, build_app
 
 ROOT = Path(__file__).resolve().parents[2]
+EVENTS = "asterisk_exporter_events_total"
 
 # -- recovery times -------------------------------------------------------------------------------
 
@@ -216,13 +217,13 @@ class ExporterProcess:
         *,
         extra: Iterable[str] = (),
         env: Mapping[str, str] | None = None,
+        launcher: Sequence[str] = ("-m", "ami_exporter"),
     ) -> AsyncIterator[ExporterProcess]:
         web_port = free_port()
         with open(log_path, "wb") as log:  # noqa: ASYNC230 - opened once, before the process
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                "-m",
-                "ami_exporter",
+                *launcher,
                 f"--ami.address=127.0.0.1:{ami_port}",
                 f"--ami.username={user}",
                 f"--web.listen-address=127.0.0.1:{web_port}",
@@ -258,6 +259,23 @@ class ExporterProcess:
                     if status == 200:
                         return
                 await asyncio.sleep(0.05)
+
+    async def caught_up(self, expected: Mapping[str, int], timeout: float = 30.0) -> Exposition:
+        """Scrape until ``asterisk_exporter_events_total`` equals ``expected``; fail with the diff."""
+        deadline = time.monotonic() + timeout
+        while True:
+            exposition = await self.scrape()
+            events = {name: int(value) for name, value in exposition.by_label(EVENTS, "event").items()}
+            if events == expected:
+                return exposition
+            if time.monotonic() > deadline:
+                diff = {
+                    name: (events.get(name, 0), expected.get(name, 0))
+                    for name in {*events, *expected}
+                    if events.get(name, 0) != expected.get(name, 0)
+                }
+                raise AssertionError(f"exporter events != delivered (exporter, delivered): {diff}")
+            await asyncio.sleep(0.1)
 
     async def terminate(self, timeout: float = 5.0) -> tuple[int, float]:
         """SIGTERM; returns the exit code and the seconds it took."""

@@ -91,13 +91,7 @@ async def test_burst_at_the_largest_model_while_scraping_never_disconnects(
         simulator.model.stop_traffic()
         expected = delivered_events(simulator, USER)
 
-        async def caught_up() -> bool:
-            exposition = await exp.scrape()
-            return exposition.by_label("asterisk_exporter_events_total", "event") == expected
-
-        async with asyncio.timeout(60):
-            while not await caught_up():  # noqa: ASYNC110 - polls the process over HTTP
-                await asyncio.sleep(0.2)
+        await exp.caught_up(expected, timeout=60)
         elapsed = time.monotonic() - started
         stop.set()
         await scraper
