@@ -55,11 +55,14 @@ class SoakResult:
         return self.events / self.seconds if self.seconds else 0.0
 
     def rss_growth(self) -> int:
-        """RSS at the end minus RSS after the first quarter of the run (warm-up excluded)."""
-        if len(self.rss_samples) < 2:
+        """Peak RSS of the second half of the run minus the peak of the first half (the start
+        sample excluded): a leak shows as a trend, while garbage collection and the transient
+        buffers of a 2 MiB frame or a scrape make single samples jump both ways."""
+        samples = [rss for _events, rss in self.rss_samples[1:]]
+        if len(samples) < 2:
             return 0
-        warm = self.rss_samples[max(1, len(self.rss_samples) // 4)][1]
-        return self.rss_samples[-1][1] - warm
+        half = len(samples) // 2
+        return max(samples[half:]) - max(samples[:half])
 
     def summary(self) -> str:
         lines = [
@@ -69,7 +72,7 @@ class SoakResult:
             f"scrapes during the run: {self.scrapes} ({self.scrape_failures} failed)",
             "RSS (MiB) at events: "
             + ", ".join(f"{events:,}: {rss / 2**20:.1f}" for events, rss in self.rss_samples),
-            f"RSS growth after warm-up: {self.rss_growth() / 2**20:+.1f} MiB",
+            f"RSS growth (peak of 2nd half - peak of 1st half): {self.rss_growth() / 2**20:+.1f} MiB",
             "faults:",
         ]
         lines += [
