@@ -202,3 +202,27 @@ def test_partial_snapshot_keeps_other_queues() -> None:
     snapshot.partial = True
     pbx.reconcile_queues(snapshot)
     assert set(pbx.queues.queues) == {"billing", "sales"}
+
+
+def test_member_label_slot_is_freed_only_when_no_queue_has_the_member() -> None:
+    pbx = PBX(caps={"member": 2})
+    pbx.apply("QueueMemberAdded", member_blob(Queue="sales", MemberName="Bob"))
+    pbx.apply("QueueMemberAdded", member_blob(Queue="support", MemberName="Bob"))
+    pbx.apply("QueueMemberAdded", member_blob(Queue="sales", MemberName="Eve", Interface="PJSIP/eve"))
+    pbx.apply("QueueMemberRemoved", member_blob(Queue="sales", MemberName="Bob"))
+    # Bob is still in support: the cap (2) is still full, a third name overflows.
+    pbx.apply("QueueMemberAdded", member_blob(Queue="sales", MemberName="Zoe", Interface="PJSIP/zoe"))
+    assert pbx.queues.queues["sales"].members["PJSIP/zoe"].name == "__overflow__"
+    pbx.apply("QueueMemberRemoved", member_blob(Queue="support", MemberName="Bob"))
+    pbx.apply("QueueMemberAdded", member_blob(Queue="billing", MemberName="Ann", Interface="PJSIP/ann"))
+    assert pbx.queues.queues["billing"].members["PJSIP/ann"].name == "Ann"
+    # A reconcile that keeps the same members neither leaks nor frees slots.
+    snapshot = queue_status(
+        members=[{"Queue": "sales", "Name": "Eve", "Location": "PJSIP/eve", "Status": "1"}],
+        entries=[],
+        queues=("sales", "billing"),
+    )
+    for _ in range(3):
+        pbx.reconcile_queues(snapshot)
+    pbx.apply("QueueMemberAdded", member_blob(Queue="sales", MemberName="Max", Interface="PJSIP/max"))
+    assert pbx.queues.queues["sales"].members["PJSIP/max"].name == "Max"  # Ann's slot was freed
