@@ -201,6 +201,7 @@ class AMIService:
                 settings.port,
                 self._on_event,
                 wants=self.pbx.wants,
+                on_skipped=self.pbx.count_many,
                 ssl_context=settings.ssl_context,
                 server_hostname=settings.server_hostname,
                 timeout=settings.connect_timeout,
@@ -401,8 +402,6 @@ class AMIService:
         name = message.name
         pbx = self.pbx
         pbx.count(name)
-        if message.skipped:
-            return
         pbx.apply(name, message.fields)
         if name == "FullyBooted":
             # Logged in before boot completed (cold start): snapshot again now that modules are up.

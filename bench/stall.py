@@ -185,7 +185,7 @@ async def measure(scale: Scale, scrapes: int, alone_seconds: float = 2.0) -> Sta
 
     loop = asyncio.get_running_loop()
     reads: list[float] = []
-    session = Session(service._on_event, wants=pbx.wants)
+    session = Session(service._on_event, wants=pbx.wants, on_skipped=pbx.count_many)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)  # before connect: sets the window
     sock.setblocking(False)

@@ -26,6 +26,8 @@ from .protocol import DEFAULT_MAX_FRAME_BYTES, Decoder, Kind, Message, encode_ac
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[Message], None]
+# Events the ``wants`` filter turned away, counted by name, once per read (not once per event).
+SkippedCallback = Callable[[dict[str, int]], None]
 
 # Only the event classes the model folds. Never dialplan (VarSet/Newexten: half the stream)
 # nor reporting (RTCP). No spaces: Asterisk's class-list parser is whitespace-sensitive.
@@ -101,10 +103,16 @@ class Session:
         on_event: EventCallback,
         *,
         wants: Callable[[str], bool] | None = None,
+        on_skipped: SkippedCallback | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         action_id_prefix: str = "amiexp",
     ) -> None:
+        if wants is not None and on_skipped is None:
+            raise ValueError(
+                "a wants() filter needs on_skipped: the events it turns away must still be counted"
+            )
         self._on_event = on_event
+        self._on_skipped = on_skipped
         self._decoder = Decoder(max_frame_bytes=max_frame_bytes, wants=wants)
         self._transport: asyncio.Transport | None = None
         self._pending: dict[str, _Pending] = {}
@@ -128,13 +136,14 @@ class Session:
         on_event: EventCallback,
         *,
         wants: Callable[[str], bool] | None = None,
+        on_skipped: SkippedCallback | None = None,
         ssl_context: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
         timeout: float = 10.0,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
     ) -> Session:
         """Open the connection and wait for the banner."""
-        session = cls(on_event, wants=wants, max_frame_bytes=max_frame_bytes)
+        session = cls(on_event, wants=wants, on_skipped=on_skipped, max_frame_bytes=max_frame_bytes)
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
             await loop.create_connection(
@@ -197,20 +206,24 @@ class Session:
                 entry.future.set_exception(ConnectionLostError(f"connection lost during {entry.action}"))
 
     def _data_received(self, data: bytes) -> None:
-        for message in self._decoder.feed(data):
+        decoder = self._decoder
+        for message in decoder.feed(data):
             kind = message.kind
             if kind is Kind.EVENT:
-                if not message.skipped:
-                    action_id = message.fields.get("ActionID")
-                    if action_id is not None and action_id in self._pending:
-                        self._list_item(action_id, message)
-                        continue
+                action_id = message.fields.get("ActionID")
+                if action_id is not None and action_id in self._pending:
+                    self._list_item(action_id, message)
+                    continue
                 self._on_event(message)
             elif kind is Kind.RESPONSE:
                 self._response(message)
             elif not self._banner.done():
                 self.ami_version = message.name.rpartition("/")[2]
                 self._banner.set_result(self.ami_version)
+        if decoder.skipped:
+            skipped = decoder.take_skipped()
+            if self._on_skipped is not None:
+                self._on_skipped(skipped)
 
     def _response(self, message: Message) -> None:
         action_id = message.fields.get("ActionID")

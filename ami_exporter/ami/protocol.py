@@ -64,13 +64,12 @@ class Message:
 
     ``headers`` keeps every line in wire order, repeated keys included. ``fields`` maps each key
     to its *first* value (what Asterisk's own ``astman_get_header`` returns); it is built on
-    first use. ``skipped`` events were not wanted by anyone: only their name was read.
+    first use.
     """
 
     kind: Kind
     name: str
     headers: list[tuple[str, str]] = field(default_factory=list)
-    skipped: bool = False
     _fields: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -117,8 +116,9 @@ class Decoder:
     stream resynchronises at the next empty line; a frame whose first line is not a header
     (garbage), with more than ``max_headers`` lines or a line longer than ``max_line_chars`` is
     counted in ``malformed_frames``. ``wants(name)`` decides which events are parsed
-    in full; the others come back as ``skipped`` messages carrying only their name, without a
-    dict or a header list being built (the fast path: most of a busy PBX's events are noise).
+    in full; the others are only counted by name in ``skipped`` (collect with
+    :meth:`take_skipped`), without a message, a dict or a header list being built: the fast
+    path, because most of a busy PBX's events are noise to the exporter.
     ``wants`` must answer the same for the same name: its answers are remembered per first line.
     """
 
@@ -136,6 +136,7 @@ class Decoder:
         "max_headers",
         "max_line_chars",
         "oversized_frames",
+        "skipped",
     )
 
     def __init__(
@@ -159,6 +160,7 @@ class Decoder:
         self._discarding = False
         self._expect_banner = expect_banner
         self.malformed_frames = 0
+        self.skipped: dict[str, int] = {}
         self.oversized_frames = 0
         self.bytes_framed = 0
         self.bytes_discarded = 0
@@ -214,6 +216,11 @@ class Decoder:
         self._scan_from = len(buffer)
         return messages
 
+    def take_skipped(self) -> dict[str, int]:
+        """The unwanted events counted since the last call, by name; the tally starts again."""
+        skipped, self.skipped = self.skipped, {}
+        return skipped
+
     def _take_banner(self, messages: list[Message]) -> bool:
         """Consume the banner line. Returns False while it is still incomplete."""
         buffer = self._buffer
@@ -251,7 +258,9 @@ class Decoder:
                 self._first_lines[first] = known
         kind, name, wanted = known
         if not wanted:
-            return Message(kind, name, skipped=True)
+            skipped = self.skipped
+            skipped[name] = skipped.get(name, 0) + 1
+            return None
         # Up to and including the "\n" that ends the last line, so that every line ends alike.
         text = buffer[start : end + 1].decode("utf-8", "surrogateescape")
         if "\r" in text:

@@ -119,14 +119,23 @@ class PBX:
         return name in self.handlers or name in LIST_EVENTS
 
     def count(self, name: str) -> None:
-        """Count one received event, wanted or not."""
+        """Count one received event."""
+        self._add_events(name, 1)
+        self.last_event_time = self.now()
+
+    def count_many(self, counts: Mapping[str, int]) -> None:
+        """Count events by name in bulk: the decoder tallies the ones nobody folds."""
+        for name, number in counts.items():
+            self._add_events(name, number)
+        self.last_event_time = self.now()
+
+    def _add_events(self, name: str, number: int) -> None:
         events = self.events
         count = events.get(name)
         if count is None:
             name = self.caps.admit("event", name)
             count = events.get(name, 0)
-        events[name] = count + 1
-        self.last_event_time = self.now()
+        events[name] = count + number
 
     def apply(self, name: str, fields: Mapping[str, str]) -> None:
         """Fold one event. Unknown names are ignored; the fold never raises on field content."""
