@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.registry import CollectorRegistry
@@ -37,8 +37,6 @@ class WebSettings:
     telemetry_path: str = "/metrics"
     ami_target: str = ""
     render_in_thread: bool = True
-    # Scrapes queue up here rather than fanning out into many threads fighting over the GIL.
-    render_threads: int = 2
 
 
 class GCPause:
@@ -69,39 +67,73 @@ class GCPause:
                 gc.enable()
 
 
-class MetricsHandler:
-    """Wraps the prometheus_client aiohttp handler to run it off the event loop."""
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
 
-    def __init__(self, registry: CollectorRegistry, *, in_thread: bool, threads: int) -> None:
-        self._handler: Handler = make_aiohttp_handler(registry)
-        self._in_thread = in_thread
-        self._executor = (
-            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scrape") if in_thread else None
-        )
+
+class MetricsHandler:
+    """Runs the prometheus_client aiohttp handler off the event loop, one render at a time.
+
+    Concurrent scrapes that ask for the same thing (same ``Accept`` header and query) share one
+    render: 100 scrapers arriving together cost one exposition, not 100 threads competing with
+    the AMI reader for the GIL. Each request still gets its own response, compressed per its
+    own ``Accept-Encoding``. A scrape that joins a render in progress sees data at most one
+    render old."""
+
+    def __init__(self, registry: CollectorRegistry, *, in_thread: bool) -> None:
+        self._handler: Handler = make_aiohttp_handler(registry, disable_compression=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrape") if in_thread else None
         self._gc_pause = GCPause()
+        self._in_flight: dict[tuple[str, str], asyncio.Future[_Rendered]] = {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        key = (request.headers.get(hdrs.ACCEPT, ""), request.query_string)
+        render = self._in_flight.get(key)
+        if render is None:
+            render = asyncio.ensure_future(self._render(request))
+            self._in_flight[key] = render
+            render.add_done_callback(lambda done: self._forget(key, done))
+        rendered = await asyncio.shield(render)
+        response = web.Response(status=rendered.status, headers=rendered.headers, body=rendered.body)
+        response.enable_compression()
+        return response
+
+    def _forget(self, key: tuple[str, str], done: asyncio.Future[_Rendered]) -> None:
+        if self._in_flight.get(key) is done:
+            del self._in_flight[key]
+
+    async def _render(self, request: web.Request) -> _Rendered:
         if self._executor is None:
-            return await self._handler(request)
+            return _rendered(await self._handler(request))
         # Touch the lazily parsed request parts here, on the loop, before another thread reads them.
         _ = request.query, request.headers
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._render, request)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._render_sync, request)
 
-    def _render(self, request: web.Request) -> web.StreamResponse:
+    def _render_sync(self, request: web.Request) -> _Rendered:
         # The library's handler is a coroutine that never awaits: drive it to completion here.
         coroutine = cast(Coroutine[Any, Any, web.StreamResponse], self._handler(request))
         try:
             with self._gc_pause:
                 coroutine.send(None)
         except StopIteration as done:
-            response: web.StreamResponse = done.value
-            return response
+            return _rendered(done.value)
         coroutine.close()
         raise RuntimeError("the metrics handler suspended; it cannot be run off the event loop")
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _rendered(response: web.StreamResponse) -> _Rendered:
+    assert isinstance(response, web.Response)
+    body = response.body
+    assert isinstance(body, bytes)
+    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() != "content-length")
+    return _Rendered(response.status, headers, body)
 
 
 def build_app(
@@ -115,7 +147,7 @@ def build_app(
     app = web.Application(middlewares=list(middlewares))
     app[SERVICE_KEY] = service
     app[STATUS_KEY] = service.status
-    metrics = MetricsHandler(registry, in_thread=settings.render_in_thread, threads=settings.render_threads)
+    metrics = MetricsHandler(registry, in_thread=settings.render_in_thread)
     app.router.add_get(settings.telemetry_path, metrics.handle)
     app.router.add_get("/", _landing_page(settings))
     app.router.add_get("/-/healthy", _healthy)

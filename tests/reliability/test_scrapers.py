@@ -82,12 +82,9 @@ async def test_stuck_scraper_and_100_concurrent_scrapes_never_block_the_reader(
         worst = max(s.longest_stall for s in sessions)
         print(f"scrapers: {written} events meanwhile; longest reader stall {worst * 1000:.0f} ms")
         final = await exporter.scrape()
-        assert final.value("asterisk_up") == 1 or sessions[-1].open
-        if len(sessions) > 1:
-            # Known limitation (docs/reliability.md): concurrent renders in the web app's worker
-            # threads starve the loop thread of the GIL for ~100 ms at this size.
-            assert sessions[0].close_reason == "writetimeout"
-            pytest.xfail(f"reader stalled {worst * 1000:.0f} ms under 100 concurrent scrapes: writetimeout")
+        assert final.value("asterisk_up") == 1
+        # Concurrent identical scrapes share one render (web/app.py), so 100 of them cost one
+        # exposition and the reader is never dropped by the 100 ms writetimeout.
         (session,) = sessions
         await exporter.caught_up(delivered_events(simulator, USER))
         assert session.open and session.close_reason is None
