@@ -150,9 +150,13 @@ def test_too_many_headers_and_too_long_lines_are_malformed() -> None:
 
 def test_fast_path_skips_unwanted_events() -> None:
     decoder = Decoder(expect_banner=False, wants=lambda name: name == "Hangup")
-    messages = decoder.feed(b"Event: VarSet\r\nVariable: X\r\n\r\nEvent: Hangup\r\nCause: 16\r\n\r\n")
-    assert messages[0].skipped and messages[0].name == "VarSet" and messages[0].headers == []
-    assert not messages[1].skipped and messages[1].fields["Cause"] == "16"
+    data = b"Event: VarSet\r\nVariable: X\r\n\r\nEvent: Hangup\r\nCause: 16\r\n\r\n"
+    messages = decoder.feed(data + b"Event: VarSet\r\n\r\nResponse: Success\r\n\r\n")
+    assert [(m.kind, m.name) for m in messages] == [(Kind.EVENT, "Hangup"), (Kind.RESPONSE, "Success")]
+    assert messages[0].fields["Cause"] == "16"
+    assert decoder.take_skipped() == {"VarSet": 2}
+    assert decoder.take_skipped() == {}
+    assert decoder.bytes_framed == len(data) + len(b"Event: VarSet\r\n\r\nResponse: Success\r\n\r\n")
 
 
 def test_encode_action_refuses_header_injection() -> None:
