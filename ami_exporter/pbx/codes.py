@@ -24,18 +24,20 @@ DEVICE_NOT_INUSE = 1
 DEVICE_UNAVAILABLE = 5
 DEVICE_INVALID = 4
 
-# DeviceStateChange carries the upper-case enum text instead of the number.
-DEVICE_STATE_BY_TEXT: dict[str, int] = {
-    "UNKNOWN": 0,
-    "NOT_INUSE": 1,
-    "INUSE": 2,
-    "BUSY": 3,
-    "INVALID": 4,
-    "UNAVAILABLE": 5,
-    "RINGING": 6,
-    "RINGINUSE": 7,
-    "ONHOLD": 8,
-}
+# DeviceStateChange carries the upper-case enum text (main/devicestate.c devstatestring)
+# instead of the number.
+DEVICE_STATE_TEXT: tuple[str, ...] = (
+    "UNKNOWN",
+    "NOT_INUSE",
+    "INUSE",
+    "BUSY",
+    "INVALID",
+    "UNAVAILABLE",
+    "RINGING",
+    "RINGINUSE",
+    "ONHOLD",
+)
+DEVICE_STATE_BY_TEXT: dict[str, int] = {text: number for number, text in enumerate(DEVICE_STATE_TEXT)}
 
 # Q.850 subset from main/channel.c causes[] (AST_CAUSE_* names, snake_cased).
 HANGUP_CAUSES: dict[int, str] = {

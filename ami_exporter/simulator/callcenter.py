@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ami_exporter.pbx.codes import DEVICE_STATE_TEXT
 from ami_exporter.simulator import events as ev
 from ami_exporter.simulator.clock import Timer, VirtualClock
 from ami_exporter.simulator.config import MemberConfig, QueueConfig, SimulatorConfig
@@ -23,17 +24,6 @@ from ami_exporter.simulator.truth import CallerTruth, MemberTruth, QueueTruth
 
 __all__ = ["CallCenter"]
 
-DEVICE_STATE = {
-    0: "UNKNOWN",
-    1: "NOT_INUSE",
-    2: "INUSE",
-    3: "BUSY",
-    4: "INVALID",
-    5: "UNAVAILABLE",
-    6: "RINGING",
-    7: "RINGINUSE",
-    8: "ONHOLD",
-}
 WAITING, CONNECTED, DONE = "waiting", "connected", "done"
 
 
@@ -328,7 +318,7 @@ class CallCenter:
         if status == agent.status:
             return
         agent.status = status
-        self.emit(ev.device_state_change(agent.device, DEVICE_STATE[status]))
+        self.emit(ev.device_state_change(agent.device, DEVICE_STATE_TEXT[status]))
         for member in agent.memberships:
             self.emit(ev.member_event("QueueMemberStatus", member.blob()))
         if status == 1:

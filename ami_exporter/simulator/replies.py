@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from ami_exporter.pbx.codes import DEVICE_STATE_TEXT
 from ami_exporter.simulator.callcenter import CallCenter, Queue
 from ami_exporter.simulator.shapes import Pairs, bridge_block, list_item, snapshot
 
@@ -201,19 +202,8 @@ def empty_list(action_id: str | None, message: str, complete_name: str) -> list[
 
 def device_state_list(model: CallCenter, action_id: str | None) -> list[Pairs]:
     frames: list[Pairs] = [ack(action_id, "Device State Changes will follow")]
-    states = {
-        0: "UNKNOWN",
-        1: "NOT_INUSE",
-        2: "INUSE",
-        3: "BUSY",
-        4: "INVALID",
-        5: "UNAVAILABLE",
-        6: "RINGING",
-        7: "RINGINUSE",
-        8: "ONHOLD",
-    }
     for agent in model.agents.values():
-        body = [("Device", agent.device), ("State", states[agent.status])]
+        body = [("Device", agent.device), ("State", DEVICE_STATE_TEXT[agent.status])]
         frames.append(list_item("DeviceStateChange", body, action_id, first=True))
         for m in agent.memberships:
             device = f"Queue:{m.queue.cfg.name}_pause_{agent.cfg.interface}"
