@@ -204,8 +204,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 prom.log,
                 exporter.log,
             )
-            assert exporter.alive(), exporter.tail()
-            assert prom.alive(), prom.tail()
+            # Both lived through the run and stop cleanly on SIGTERM (the exporter logs off first).
+            for proc in (prom, exporter):
+                assert proc.alive(), proc.tail()
+                proc.stop()
+                assert proc.popen.returncode == 0, proc.tail()
     finally:
         sim_thread.stop()
 
