@@ -1,6 +1,6 @@
 """The dashboards and rules against a real Prometheus scraping the real exporter, fed by the simulator.
 
-One stack for the module (about 40 s in all):
+One stack for the module (about 32 s in all: 27 s of warm-up, 4–5 s of overload):
 
 * the simulator (demo call centre, ``time_scale=2``) on a private event loop in a thread (why: see
   :mod:`tests.e2e.stack`), plus a few scripted calls so every wallboard panel has something to show
