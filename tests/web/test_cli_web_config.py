@@ -93,7 +93,7 @@ def test_a_bad_web_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     config.write_text(
         "tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\nbogus: 1\n"
     )
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "ami_exporter", f"--web.config.file={config}"],
         capture_output=True,
         text=True,
