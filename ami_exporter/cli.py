@@ -53,7 +53,7 @@ async def serve(
             from .demo import start_demo
 
             config = await stack.enter_async_context(start_demo(config))
-        pbx = PBX(caps=config.caps)
+        pbx = PBX(caps=config.caps, cdr_labels=config.cdr_labels)
         service = AMIService(config.ami, pbx)
         registry = build_registry(
             pbx,

@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from . import __version__
 from .logs import LEVELS
+from .pbx.system import CDR_LABEL_FIELDS
 from .service import SECRET_ENV, AMISettings, SecretSource
 
 DEFAULT_PORT = 9815
@@ -50,6 +51,7 @@ class Config:
     log_format: str = "logfmt"
     demo: bool = False
     caps: Mapping[str, int] = field(default_factory=dict)
+    cdr_labels: tuple[str, ...] = ()
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
@@ -198,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="export per-endpoint reachability and round-trip time (capped)",
     )
     add(
+        "--cdr.label",
+        dest="cdr_labels",
+        action="append",
+        choices=tuple(CDR_LABEL_FIELDS),
+        default=None,
+        help="add this CDR field as a label of asterisk_cdr_total and asterisk_cdr_billable_seconds_total; "
+        "repeatable; values are capped (100 per field), never caller or destination numbers",
+    )
+    add(
         "--limits.queues",
         dest="cap_queue",
         type=_positive_int,
@@ -297,6 +308,7 @@ def _to_config(args: argparse.Namespace) -> Config:
         log_format=args.log_format,
         demo=args.demo,
         caps={"queue": args.cap_queue, "member": args.cap_member},
+        cdr_labels=tuple(dict.fromkeys(args.cdr_labels or ())),
     )
 
 

@@ -61,24 +61,30 @@ class CdrCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         book = self._pbx.system
+        extra = list(book.cdr_labels)
         cdr = CounterMetricFamily(
             "asterisk_cdr",
-            "CDR records (Cdr events from cdr_manager) by disposition. One call produces one "
-            "record per leg, so this counts legs, not calls.",
-            labels=["disposition"],
+            "CDR records (Cdr events from cdr_manager) by disposition (and the --cdr.label fields). "
+            "One call produces one record per leg, so this counts legs, not calls.",
+            labels=["disposition", *extra],
         )
         counts = dict(book.cdr)
-        for disposition in (
-            *CDR_DISPOSITIONS.values(),
-            *sorted(set(counts) - set(CDR_DISPOSITIONS.values())),
-        ):
-            cdr.add_metric([disposition], counts.get(disposition, 0))
+        billable = dict(book.cdr_billable) or {tuple("" for _ in extra): 0}
+        known = tuple(CDR_DISPOSITIONS.values())
+        # Every disposition is present (0 when none) for each combination of extra label values.
+        for values in sorted(billable):
+            seen = {key[0] for key in counts if key[1:] == values}
+            for disposition in (*known, *sorted(seen - set(known))):
+                cdr.add_metric([disposition, *values], counts.get((disposition, *values), 0))
         yield cdr
-        yield CounterMetricFamily(
+        billable_family = CounterMetricFamily(
             "asterisk_cdr_billable_seconds",
             "Sum of BillableSeconds (answer to end) over all CDR records.",
-            value=book.cdr_billable_seconds,
+            labels=extra,
         )
+        for values, seconds in sorted(billable.items()):
+            billable_family.add_metric(list(values), seconds)
+        yield billable_family
 
 
 class SecurityCollector(Collector):

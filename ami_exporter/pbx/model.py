@@ -48,6 +48,11 @@ DEFAULT_CAPS = {
     "security_service": 50,
     "endpoint": 10000,
     "device": 20000,
+    # --cdr.label values: account codes and contexts are configuration, a few dozen at most.
+    "cdr_accountcode": 100,
+    "cdr_amaflags": 10,
+    "cdr_destination_context": 100,
+    "cdr_last_application": 100,
 }
 
 
@@ -56,12 +61,13 @@ class PBX:
         self,
         now: Callable[[], float] = time.time,
         caps: Mapping[str, int] | None = None,
+        cdr_labels: tuple[str, ...] = (),
     ) -> None:
         self.now = now
         self.caps = LabelCaps({**DEFAULT_CAPS, **(caps or {})})
         self.queues = QueueBook(self.caps, now)
         self.channels = ChannelBook(self.caps, now)
-        self.system = SystemBook(self.caps, now)
+        self.system = SystemBook(self.caps, now, cdr_labels)
         self.endpoints = EndpointBook(self.caps)
         self.events: dict[str, int] = {}
         self.last_event_time = 0.0

@@ -25,13 +25,28 @@ class SystemState:
     processed_calls: int | None = None
 
 
+# Optional CDR labels (--cdr.label): CDR fields with a small set of values per PBX. Never the
+# caller, the destination number or channel names.
+CDR_LABEL_FIELDS = {
+    "accountcode": "AccountCode",
+    "amaflags": "AMAFlags",
+    "destination_context": "DestinationContext",
+    "last_application": "LastApplication",
+}
+
+
 class SystemBook:
-    def __init__(self, caps: LabelCaps, now: Callable[[], float]) -> None:
+    def __init__(self, caps: LabelCaps, now: Callable[[], float], cdr_labels: tuple[str, ...] = ()) -> None:
         self._caps = caps
         self._now = now
         self.state = SystemState()
-        self.cdr: dict[str, int] = {}
-        self.cdr_billable_seconds = 0
+        unknown = set(cdr_labels) - set(CDR_LABEL_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown CDR label(s): {', '.join(sorted(unknown))}")
+        self.cdr_labels = cdr_labels
+        # Keyed by (disposition, *values of cdr_labels); billable seconds by the label values.
+        self.cdr: dict[tuple[str, ...], int] = {}
+        self.cdr_billable: dict[tuple[str, ...], int] = {}
         self.security: dict[tuple[str, str], int] = {}
 
     # -- system class ---------------------------------------------------------------------------
@@ -84,8 +99,24 @@ class SystemBook:
 
     def cdr_event(self, fields: Mapping[str, str]) -> None:
         disposition = CDR_DISPOSITIONS.get(fields.get("Disposition", ""), "unknown")
-        self.cdr[disposition] = self.cdr.get(disposition, 0) + 1
-        self.cdr_billable_seconds += to_int(fields.get("BillableSeconds"))
+        values = tuple(
+            self._caps.admit(f"cdr_{label}", clean_text(fields.get(CDR_LABEL_FIELDS[label], "")))
+            for label in self.cdr_labels
+        )
+        key = (disposition, *values)
+        self.cdr[key] = self.cdr.get(key, 0) + 1
+        self.cdr_billable[values] = self.cdr_billable.get(values, 0) + to_int(fields.get("BillableSeconds"))
+
+    def cdr_totals(self) -> dict[str, int]:
+        """CDR counts by disposition alone, whatever the extra labels."""
+        totals: dict[str, int] = {}
+        for (disposition, *_values), count in list(self.cdr.items()):
+            totals[disposition] = totals.get(disposition, 0) + count
+        return totals
+
+    @property
+    def cdr_billable_seconds(self) -> int:
+        return sum(list(self.cdr_billable.values()))
 
     # -- security class -------------------------------------------------------------------------
 

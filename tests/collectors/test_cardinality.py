@@ -134,7 +134,7 @@ def test_counts_survive_without_per_call_labels() -> None:
     pbx, _private = busy_pbx()
     assert pbx.channels.created == {"PJSIP": CALLS}
     assert pbx.channels.hangups == {("PJSIP", "normal_clearing"): CALLS}
-    assert pbx.system.cdr == {"answered": CALLS}
+    assert pbx.system.cdr_totals() == {"answered": CALLS}
     assert pbx.system.security == {("InvalidPassword", "PJSIP"): CALLS}
     # 10,000 devices: past the device cap they are not tracked, and the overflow is counted.
     assert len(pbx.endpoints.devices) == CALLS  # under the default device cap of 20,000
@@ -190,3 +190,12 @@ def test_every_capped_label_set_overflows() -> None:
         for sample in family.samples
     }
     assert overflowed == set(caps)
+
+
+def test_cdr_labels_in_the_exposition_zero_fill_each_combination() -> None:
+    pbx = PBX(cdr_labels=("amaflags",))
+    pbx.apply("Cdr", {"AMAFlags": "DOCUMENTATION", "Disposition": "ANSWERED", "BillableSeconds": "9"})
+    text = exposition(pbx)
+    assert 'asterisk_cdr_total{amaflags="DOCUMENTATION",disposition="answered"} 1.0' in text
+    assert 'asterisk_cdr_total{amaflags="DOCUMENTATION",disposition="busy"} 0.0' in text
+    assert 'asterisk_cdr_billable_seconds_total{amaflags="DOCUMENTATION"} 9.0' in text

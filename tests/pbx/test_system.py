@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from ami_exporter.pbx import PBX
 
 
@@ -79,7 +81,7 @@ def test_cdr_dispositions_and_billable_seconds() -> None:
         ("WEIRD", "7"),
     ]:
         pbx.apply("Cdr", {"Disposition": disposition, "BillableSeconds": billable})
-    assert pbx.system.cdr == {
+    assert pbx.system.cdr_totals() == {
         "answered": 1,
         "no_answer": 1,
         "failed": 1,
@@ -101,3 +103,44 @@ def test_security_events_by_service_never_by_address() -> None:
         ("RequestNotAllowed", "AMI"): 1,
         ("ChallengeSent", "unknown"): 1,
     }
+
+
+def test_optional_cdr_labels_are_bounded_and_keep_the_totals() -> None:
+    pbx = PBX(cdr_labels=("accountcode", "amaflags"), caps={"cdr_accountcode": 2})
+    for code, disposition, billable in [
+        ("sales", "ANSWERED", "30"),
+        ("sales", "NO ANSWER", "0"),
+        ("support", "ANSWERED", "12"),
+        ("other", "ANSWERED", "5"),
+    ]:
+        pbx.apply(
+            "Cdr",
+            {
+                "AccountCode": code,
+                "AMAFlags": "BILLING",
+                "Disposition": disposition,
+                "BillableSeconds": billable,
+                "Source": "5551234",
+                "Destination": "100",
+            },
+        )
+    system = pbx.system
+    assert system.cdr == {
+        ("answered", "sales", "BILLING"): 1,
+        ("no_answer", "sales", "BILLING"): 1,
+        ("answered", "support", "BILLING"): 1,
+        ("answered", "__overflow__", "BILLING"): 1,
+    }
+    assert system.cdr_billable == {
+        ("sales", "BILLING"): 30,
+        ("support", "BILLING"): 12,
+        ("__overflow__", "BILLING"): 5,
+    }
+    assert system.cdr_totals() == {"answered": 3, "no_answer": 1}
+    assert system.cdr_billable_seconds == 47
+    assert pbx.caps.overflows["cdr_accountcode"] == 1
+
+
+def test_unknown_cdr_label_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown CDR label"):
+        PBX(cdr_labels=("source",))
