@@ -16,7 +16,6 @@ import os
 import random
 import ssl
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,13 +147,10 @@ class AMIService:
         settings: AMISettings,
         pbx: PBX,
         status: ConnectionStatus | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.pbx = pbx
         self.status = status or ConnectionStatus()
-        self._clock = clock
         self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self._stopping = False
         self._state = "starting"  # for logging state changes only
