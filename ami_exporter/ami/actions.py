@@ -20,6 +20,23 @@ QUERY_ACTIONS = frozenset(
 
 READ_ONLY_ACTIONS = SESSION_ACTIONS | QUERY_ACTIONS
 
+# The events that make up the replies of the list actions above (items and completions). They are
+# always parsed, whatever the session's event filter says: a reply must never be skipped.
+LIST_REPLY_EVENTS = frozenset(
+    {
+        "QueueParams",
+        "QueueMember",
+        "QueueEntry",
+        "QueueStatusComplete",
+        "QueueSummary",
+        "QueueSummaryComplete",
+        "CoreShowChannel",
+        "CoreShowChannelsComplete",
+        "BridgeListItem",
+        "BridgeListComplete",
+    }
+)
+
 
 class ForbiddenActionError(RuntimeError):
     """An action outside the allowlist, or one the AMI user may not run, was requested."""

@@ -16,11 +16,11 @@ import hashlib
 import itertools
 import logging
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .actions import READ_ONLY_ACTIONS, SESSION_ACTIONS, ForbiddenActionError
+from .actions import LIST_REPLY_EVENTS, READ_ONLY_ACTIONS, SESSION_ACTIONS, ForbiddenActionError
 from .protocol import DEFAULT_MAX_FRAME_BYTES, Decoder, Kind, Message, encode_action
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class Session:
             )
         self._on_event = on_event
         self._on_skipped = on_skipped
-        self._decoder = Decoder(max_frame_bytes=max_frame_bytes, wants=wants)
+        self._decoder = Decoder(max_frame_bytes=max_frame_bytes, wants=_with_list_replies(wants))
         self._transport: asyncio.Transport | None = None
         self._pending: dict[str, _Pending] = {}
         self._ids = itertools.count(1)
@@ -358,5 +358,13 @@ class Session:
             await self.action("Logoff", timeout=timeout)
 
 
-def item_fields(items: Iterable[Message]) -> list[dict[str, str]]:
-    return [item.fields for item in items]
+def _with_list_replies(wants: Callable[[str], bool] | None) -> Callable[[str], bool] | None:
+    """The session's event filter, widened so that list replies are always parsed."""
+    if wants is None:
+        return None
+    event_filter = wants
+
+    def wanted(name: str) -> bool:
+        return name in LIST_REPLY_EVENTS or event_filter(name)
+
+    return wanted

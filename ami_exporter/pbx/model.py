@@ -19,22 +19,6 @@ from .system import SystemBook
 
 Handler = Callable[[Mapping[str, str]], None]
 
-# List items and completions of the read-only actions we send: always parsed.
-LIST_EVENTS = frozenset(
-    {
-        "QueueParams",
-        "QueueMember",
-        "QueueEntry",
-        "QueueStatusComplete",
-        "QueueSummary",
-        "QueueSummaryComplete",
-        "CoreShowChannel",
-        "CoreShowChannelsComplete",
-        "BridgeListItem",
-        "BridgeListComplete",
-    }
-)
-
 CORRECTION_KINDS = ("queue", "queue_member", "queue_caller", "channel", "bridge")
 
 DEFAULT_CAPS = {
@@ -122,7 +106,7 @@ class PBX:
 
     def wants(self, name: str) -> bool:
         """Whether the decoder should parse this event in full (the fast path skips the rest)."""
-        return name in self.handlers or name in LIST_EVENTS
+        return name in self.handlers
 
     def count(self, name: str) -> None:
         """Count one received event."""

@@ -6,14 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import signal
 import sys
 from collections.abc import Sequence
 
+from ami_exporter.config import parse_host_port
 from ami_exporter.simulator.config import SimulatorConfig, UserConfig
 from ami_exporter.simulator.server import Simulator
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ami_exporter.simulator", description=__doc__)
     parser.add_argument("--listen", default="127.0.0.1:5038", help="host:port to listen on")
     parser.add_argument("--queues", type=int, help="generate N queues instead of the demo call center")
@@ -28,7 +30,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="NAME:SECRET[:WRITE[:READ]]",
         help="manager user (repeatable; replaces the default exporter/exporter_rep/admin users)",
     )
-    return parser.parse_args(argv)
+    return parser
 
 
 def build_config(args: argparse.Namespace) -> SimulatorConfig:
@@ -49,20 +51,31 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
 
 
 async def serve(config: SimulatorConfig, host: str, port: int) -> None:
+    """Run until SIGTERM or SIGINT."""
     sim = Simulator(config)
     await sim.start(host, port)
     print(f"AMI simulator listening on {host}:{sim.port}", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await sim.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    host, _, port = args.listen.rpartition(":")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        host, port = parse_host_port(args.listen, default_host="127.0.0.1", what="--listen")
+        config = build_config(args)
+    except ValueError as error:  # ConfigError, a bad --user or a bad number: one line, exit 2
+        parser.error(str(error))
+    assert host is not None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(build_config(args), host or "127.0.0.1", int(port)))
+        asyncio.run(serve(config, host, port))
     return 0
 
 

@@ -22,14 +22,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from ami_exporter.ami.protocol import Decoder, Kind, encode_message
 from ami_exporter.collectors import CollectorOptions, build_registry
 from ami_exporter.pbx import PBX, QueueSnapshot
-from ami_exporter.pbx.model import LIST_EVENTS
+from ami_exporter.ami.actions import LIST_REPLY_EVENTS
 from ami_exporter.service import ConnectionStatus
 
 EXAMPLES = settings(
     max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
 
-EVENT_NAMES = sorted(set(PBX().handlers) | LIST_EVENTS)
+EVENT_NAMES = sorted(set(PBX().handlers) | LIST_REPLY_EVENTS)
 QUEUES = ["q1", "q2", "q3"]
 INTERFACES = ["PJSIP/a", "PJSIP/b", "Local/c@agents/n", "SIP/d"]
 UNIQUEIDS = ["1.1", "1.2", "1.3", "2.1", "2.2"]
