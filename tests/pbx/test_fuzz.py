@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ami_exporter.ami.actions import LIST_REPLY_EVENTS
 from ami_exporter.ami.protocol import Decoder, Kind, encode_message
 from ami_exporter.collectors import CollectorOptions, build_registry
 from ami_exporter.pbx import PBX, QueueSnapshot
-from ami_exporter.ami.actions import LIST_REPLY_EVENTS
 from ami_exporter.service import ConnectionStatus
 
 EXAMPLES = settings(
