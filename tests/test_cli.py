@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import aiohttp
 import pytest
 
 from .conftest import wait_for
+from .support.net import free_port
 from .support.replay import Play, replay_server
 
 SECRET = "exportersecret"
@@ -29,12 +29,6 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         env={**os.environ, **(env or {})},
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_help_lists_the_flags() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -21,16 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from ..support.net import free_port
 from .dashboard_queries import Query, dashboards_queries
 
 QUERIES = list(dashboards_queries(job="asterisk", instance=".+"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +37,7 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (work / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 15s\nscrape_configs: []\n", encoding="utf-8"
     )
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with (work / "log").open("w") as log:
         proc = subprocess.Popen(

@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -35,13 +34,6 @@ from ami_exporter.simulator import Simulator, SimulatorConfig
 T = TypeVar("T")
 
 SECRET = "exportersecret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def require_binary(name: str) -> str:

@@ -48,12 +48,12 @@ from ..dashboards.dashboard_queries import (
     load_dashboards,
     scan,
 )
+from ..support.net import free_port
 from .stack import (
     SECRET,
     PromAPI,
     SimulatorThread,
     exporter_argv,
-    free_port,
     http_get,
     process,
     require_binary,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ..support.net import free_port
 from .support import REPO, docker_context_files, require_tool
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -144,12 +144,6 @@ def test_healthcheck_uses_python_not_curl() -> None:
     assert "curl" not in argv[2] and "wget" not in argv[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_http(url: str, deadline: float) -> None:
     while True:
         try:
@@ -164,7 +158,7 @@ def _wait_http(url: str, deadline: float) -> None:
 def test_healthcheck_command_against_a_running_exporter(tmp_path: Path) -> None:
     """The HEALTHCHECK one-liner, run with this interpreter against a real exporter process (with an
     unreachable Asterisk: /-/healthy answers anyway), succeeds; against a closed port it fails."""
-    port = _free_port()
+    port = free_port()
     env = {"AMI_EXPORTER_SECRET": "not-used", "PATH": str(Path(sys.executable).parent)}
     exporter = subprocess.Popen(
         [
@@ -186,7 +180,7 @@ def test_healthcheck_command_against_a_running_exporter(tmp_path: Path) -> None:
         argv = [sys.executable, *healthcheck_argv()[1:]]
         ok = subprocess.run(argv, env={"HEALTHCHECK_URL": url}, capture_output=True, check=False, timeout=30)
         assert ok.returncode == 0, ok.stderr
-        closed = f"http://127.0.0.1:{_free_port()}/-/healthy"
+        closed = f"http://127.0.0.1:{free_port()}/-/healthy"
         bad = subprocess.run(
             argv, env={"HEALTHCHECK_URL": closed}, capture_output=True, check=False, timeout=30
         )

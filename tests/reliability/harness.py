@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -32,6 +31,8 @@ from ami_exporter.service import AMIService, AMISettings, SecretSource
 from ami_exporter.simulator import Simulator
 from ami_exporter.simulator.perms import ACTIONS, get_perm, may_run
 from ami_exporter.web.app import WebSettings, build_app
+
+from ..support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = "asterisk_exporter_events_total"
@@ -122,12 +123,6 @@ async def get(url: str, timeout: float = 30.0) -> tuple[int, str]:
 
 
 # -- processes and ports ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_bytes(pid: int | None = None) -> int:

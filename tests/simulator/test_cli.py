@@ -12,7 +12,7 @@ import pytest
 from ami_exporter.ami.client import Session
 from ami_exporter.ami.protocol import Message
 
-from ..test_cli import free_port
+from ..support.net import free_port
 
 
 def _ignore(message: Message) -> None:

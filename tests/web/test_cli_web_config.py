@@ -15,7 +15,7 @@ import bcrypt
 import trustme
 import yaml
 
-from ..test_cli import free_port
+from ..support.net import free_port
 
 
 def write_web_config(directory: Path) -> tuple[Path, trustme.CA]:
