@@ -108,8 +108,6 @@ class ConnectionStatus:
     malformed_frames: int = 0  # finished sessions; add the live decoder's counts for the total
     reconciles: int = 0
     last_reconcile_time: float = 0.0  # Unix time the last complete reconcile finished
-    ami_version: str = ""
-    last_login_method: str = ""
     session: Session | None = None
 
     def malformed_total(self) -> int:
@@ -226,7 +224,6 @@ class AMIService:
     async def _login(self, session: Session, secret: str) -> None:
         settings = self.settings
         self.pbx.system.set_ami_version(session.ami_version)
-        self.status.ami_version = session.ami_version
         try:
             method = await session.login(
                 settings.username,
@@ -259,7 +256,6 @@ class AMIService:
             )
             return
         self.status.logins["success"] += 1
-        self.status.last_login_method = method
         self.status.up = True
         self._backoff.reset()
         self._set_state(

@@ -49,7 +49,7 @@ def mid_run_model() -> tuple[PBX, ConnectionStatus]:
             continue
         pbx.count(message.name)
         pbx.apply(message.name, message.fields)
-    status = ConnectionStatus(up=True, ready=True, ami_version="11.0.0")
+    status = ConnectionStatus(up=True, ready=True)
     status.logins["success"] = 1
     return pbx, status
 
