@@ -147,11 +147,12 @@ class QueueBook:
         return queue
 
     def _member(self, queue: Queue, fields: Mapping[str, str], *, create: bool) -> Member | None:
-        interface = clean_text(first(fields, "Interface", "Location", "StateInterface") or "")
+        interface = _interface(fields)
         member = queue.members.get(interface)
         if member is None and create and interface:
-            label = clean_text(first(fields, "MemberName", "Name") or "") or interface
-            member = queue.members[interface] = Member(interface, self._caps.admit("member", label))
+            member = queue.members[interface] = Member(
+                interface, self._caps.admit("member", _label(fields, interface))
+            )
             self._track(member.name)
         return member
 
@@ -214,7 +215,7 @@ class QueueBook:
 
     def member_removed(self, fields: Mapping[str, str]) -> None:
         queue = self.queue(fields.get("Queue"))
-        interface = clean_text(first(fields, "Interface", "Location") or "")
+        interface = _interface(fields)
         member = queue.members.pop(interface, None)
         if member is not None:
             self._untrack(member.name)
@@ -251,7 +252,7 @@ class QueueBook:
         members_by_queue: dict[str, dict[str, Member]] = {name: {} for name in seen}
         for fields in snapshot.members:
             queue = self.queue(fields.get("Queue"))
-            old = queue.members.get(clean_text(first(fields, "Location", "Interface") or ""))
+            old = queue.members.get(_interface(fields))
             members = members_by_queue.setdefault(queue.name, {})
             member = self._fresh_member(fields)
             if member is None:
@@ -306,13 +307,23 @@ class QueueBook:
         return corrections
 
     def _fresh_member(self, fields: Mapping[str, str]) -> Member | None:
-        interface = clean_text(first(fields, "Location", "Interface", "StateInterface") or "")
+        interface = _interface(fields)
         if not interface:
             return None
-        label = clean_text(first(fields, "Name", "MemberName") or "") or interface
-        member = Member(interface, self._caps.admit("member", label))
+        member = Member(interface, self._caps.admit("member", _label(fields, interface)))
         _apply_member_fields(member, fields)
         return member
+
+
+def _interface(fields: Mapping[str, str]) -> str:
+    """A member's key. Events say ``Interface``, ``QueueMember`` items ``Location``; the state
+    interface is the last resort."""
+    return clean_text(first(fields, "Interface", "Location", "StateInterface") or "")
+
+
+def _label(fields: Mapping[str, str], interface: str) -> str:
+    """The ``member`` label: ``MemberName`` (events) or ``Name`` (items), else the interface."""
+    return clean_text(first(fields, "MemberName", "Name") or "") or interface
 
 
 def _apply_member_fields(member: Member, fields: Mapping[str, str]) -> None:
