@@ -21,4 +21,4 @@ def test_fixture_copy_is_identical_to_shared_captures() -> None:
 
 
 def test_fixture_captures_exist() -> None:
-    assert len(list(CAPTURES.rglob("*.rx.raw"))) == 18
+    assert len(list(CAPTURES.rglob("*.rx.raw"))) == 23
