@@ -36,7 +36,7 @@ def reencode(messages: list[Message]) -> bytes:
 
 
 def test_there_are_captures() -> None:
-    assert len(RX_FILES) == 18
+    assert len(RX_FILES) == 23
 
 
 @pytest.mark.parametrize("path", RX_FILES, ids=lambda p: str(p.relative_to(CAPTURES)))
