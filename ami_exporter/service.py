@@ -16,6 +16,7 @@ import os
 import random
 import ssl
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .ami.client import (
     AuthenticationError,
     ConnectionLostError,
     DisconnectReason,
+    ListReply,
     Session,
 )
 from .ami.protocol import DEFAULT_MAX_FRAME_BYTES, Message
@@ -83,6 +85,9 @@ class AMISettings:
     list_timeout: float = 60.0
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+    # A session must have reconciled and stayed up this long before the backoff starts again
+    # from its first step: a server that drops us right after login must not get a login storm.
+    healthy_after: float = 30.0
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     ssl_context: ssl.SSLContext | None = None
     server_hostname: str | None = None
@@ -109,6 +114,13 @@ class ConnectionStatus:
     reconciles: int = 0
     last_reconcile_time: float = 0.0  # Unix time the last complete reconcile finished
     session: Session | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether the model's live state (callers, members, channels, endpoints) is Asterisk's
+        state now: logged in and reconciled in this session. Until then, gauges of a PBX we
+        cannot see are not exported; counters always are."""
+        return self.up and self.ready
 
     def malformed_total(self) -> int:
         session = self.session
@@ -145,17 +157,19 @@ class AMIService:
         settings: AMISettings,
         pbx: PBX,
         status: ConnectionStatus | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.settings = settings
         self.pbx = pbx
         self.status = status or ConnectionStatus()
-        self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self._backoff = backoff or Backoff(settings.backoff_initial, settings.backoff_max)
         self._stopping = False
         self._state = "starting"  # for logging state changes only
         self._reconcile_now = asyncio.Event()
         self._reconciled_once = False
         self._queue_status_warned = False
-        self.sent_actions: list[str] = []  # all sessions: audited by tests
+        self._logged_in_at = 0.0  # monotonic time of the current session's login
+        self.sent_actions: Counter[str] = Counter()  # all sessions, by action: audited by tests
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -257,7 +271,7 @@ class AMIService:
             return
         self.status.logins["success"] += 1
         self.status.up = True
-        self._backoff.reset()
+        self._logged_in_at = time.monotonic()
         self._set_state(
             "connected",
             logging.INFO,
@@ -279,12 +293,21 @@ class AMIService:
             log.warning("ListCommands failed (%s); using only unprivileged actions", _describe(error))
             session.permitted = permitted = frozenset({"Ping", "QueueStatus", "QueueSummary", "BridgeList"})
         log.debug("AMI user may run: %s", ", ".join(sorted(permitted)))
+        if "CoreShowChannels" not in permitted:
+            # No channel snapshot will ever correct the channel model, and hang-ups missed while
+            # we were away would stay forever: start afresh. An undercount heals as calls end;
+            # an overcount never would. Bridges likewise, if BridgeList is not allowed either.
+            self.pbx.channels.clear_channels()
+        if "BridgeList" not in permitted:
+            self.pbx.channels.clear_bridges()
         self._reconciled_once = False
         self._reconcile_now.clear()
         tasks = [
             asyncio.create_task(self._reconcile_loop(session), name="ami-reconcile"),
             asyncio.create_task(self._ping_loop(session), name="ami-ping"),
         ]
+        for task in tasks:
+            task.add_done_callback(lambda task: self._periodic_task_ended(session, task))
         try:
             await asyncio.shield(session.closed)
         finally:
@@ -293,6 +316,22 @@ class AMIService:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    def _periodic_task_ended(self, session: Session, task: asyncio.Task[None]) -> None:
+        """A ping or reconcile loop only ends with its session. If one died of a bug, the
+        session would live on without it (no reconcile, no dead-peer detection): say so and
+        start a new session."""
+        if task.cancelled() or session.closed.done():
+            return
+        error = task.exception()
+        if error is None:
+            return
+        log.error(
+            "the AMI %s task failed; restarting the session",
+            task.get_name().removeprefix("ami-"),
+            exc_info=error,
+        )
+        session.abort(DisconnectReason.ERROR)
 
     def _end_session(self, session: Session) -> None:
         status = self.status
@@ -304,6 +343,9 @@ class AMIService:
         if not session.closed.done():
             session.close(DisconnectReason.ERROR)
         reason = session.closed.result()
+        lived = time.monotonic() - self._logged_in_at
+        if was_up and self._reconciled_once and lived >= self.settings.healthy_after:
+            self._backoff.reset()  # a healthy session ended: reconnect quickly
         if was_up:
             status.disconnects[reason.value] += 1
             if self._stopping:
@@ -357,7 +399,7 @@ class AMIService:
         timeout = self.settings.list_timeout
         if "QueueStatus" in permitted:
             try:
-                reply = await session.list_action("QueueStatus", timeout=timeout)
+                await session.list_action("QueueStatus", timeout=timeout, apply=self._apply_queue_status)
             except AMIError as error:
                 if not self._queue_status_warned:
                     log.warning(
@@ -368,15 +410,14 @@ class AMIService:
                     self._queue_status_warned = True
             else:
                 self._queue_status_warned = False
-                self.pbx.reconcile_queues(QueueSnapshot.from_items(reply.item_fields()))
+        # Each snapshot is applied by the session at the point of the stream where its
+        # "...Complete" arrives, before the events Asterisk flushes right after it.
         if "CoreShowChannels" in permitted:
             with contextlib.suppress(AMIError):
-                channels = await session.list_action("CoreShowChannels", timeout=timeout)
-                self.pbx.reconcile_channels(item.fields for item in channels.items)
+                await session.list_action("CoreShowChannels", timeout=timeout, apply=self._apply_channels)
         if "BridgeList" in permitted:
             with contextlib.suppress(AMIError):
-                bridges = await session.list_action("BridgeList", timeout=timeout)
-                self.pbx.reconcile_bridges(item.fields for item in bridges.items)
+                await session.list_action("BridgeList", timeout=timeout, apply=self._apply_bridges)
         if "CoreSettings" in permitted:
             with contextlib.suppress(AMIError):
                 self.pbx.system.core_settings((await session.action("CoreSettings")).fields)
@@ -387,6 +428,15 @@ class AMIService:
         self.status.reconciles += 1
         self.status.last_reconcile_time = time.time()
         self.status.ready = True
+
+    def _apply_queue_status(self, reply: ListReply) -> None:
+        self.pbx.reconcile_queues(QueueSnapshot.from_items(reply.item_fields()))
+
+    def _apply_channels(self, reply: ListReply) -> None:
+        self.pbx.reconcile_channels(item.fields for item in reply.items)
+
+    def _apply_bridges(self, reply: ListReply) -> None:
+        self.pbx.reconcile_bridges(item.fields for item in reply.items)
 
     # -- events -------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ami_exporter.pbx import PBX
-from ami_exporter.service import AMIService, AMISettings, SecretSource
+from ami_exporter.service import AMIService, AMISettings, Backoff, SecretSource
 
 
 def make_settings(port: int, secret_file: Path, **overrides: object) -> AMISettings:
@@ -44,8 +44,11 @@ ServiceFactory = Callable[..., contextlib.AbstractAsyncContextManager[AMIService
 @pytest.fixture
 def running_service(secret_file: Path) -> ServiceFactory:
     @contextlib.asynccontextmanager
-    async def start(port: int, *, pbx: PBX | None = None, **overrides: object) -> AsyncIterator[AMIService]:
-        service = AMIService(make_settings(port, secret_file, **overrides), pbx or PBX())
+    async def start(
+        port: int, *, pbx: PBX | None = None, backoff: Backoff | None = None, **overrides: object
+    ) -> AsyncIterator[AMIService]:
+        settings = make_settings(port, secret_file, **overrides)
+        service = AMIService(settings, pbx or PBX(), backoff=backoff)
         task = asyncio.create_task(service.run())
         try:
             yield service

@@ -47,7 +47,7 @@ async def run_call_centre(user: str, tmp_path: Path) -> AsyncIterator[Run]:
         auth="md5",
         reconcile_interval=0.2,
     )
-    service = AMIService(settings, PBX(now=simulator.clock.now))
+    service = AMIService(settings, PBX(now=simulator.clock.now, monotonic=simulator.clock.now))
     task = asyncio.create_task(service.run())
     try:
         await wait_for(lambda: service.status.ready, timeout=10)

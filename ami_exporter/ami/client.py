@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import logging
 import ssl
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,9 @@ from .protocol import DEFAULT_MAX_FRAME_BYTES, Decoder, Kind, Message, encode_ac
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[Message], None]
+# Applies a complete list reply at the exact point of the stream where its "...Complete" arrives,
+# before any later event of the same read is dispatched (see Session.list_action).
+ListApply = Callable[["ListReply"], None]
 # Events the ``wants`` filter turned away, counted by name, once per read (not once per event).
 SkippedCallback = Callable[[dict[str, int]], None]
 
@@ -76,6 +80,7 @@ class _Pending:
     future: asyncio.Future[Message | ListReply]
     is_list: bool
     reply: ListReply | None = None
+    apply: ListApply | None = None
 
 
 class _Protocol(asyncio.Protocol):
@@ -124,7 +129,9 @@ class Session:
         self.permitted: frozenset[str] | None = None  # from ListCommands; None = not asked yet
         self.logged_in = False
         self.shutdown_seen = False
-        self.sent_actions: list[str] = []  # every action name sent, for audits and tests
+        # How often each action was sent, for audits and tests: bounded by the allowlist, unlike
+        # a list of every action (a Ping every 10 s is 8,640 entries a day).
+        self.sent_actions: Counter[str] = Counter()
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -249,14 +256,25 @@ class Session:
         if message.fields.get("EventList", "").lower() == "complete" or message.name.endswith("Complete"):
             entry.reply.complete = message
             del self._pending[action_id]
-            if not entry.future.done():
-                entry.future.set_result(entry.reply)
+            if entry.future.done():
+                return  # the caller gave up (timeout): a late snapshot is older than what we know
+            if entry.apply is not None:
+                # Asterisk flushes the events raised while it built the list right after the
+                # Complete, often in this same read: the snapshot must land before them.
+                try:
+                    entry.apply(entry.reply)
+                except Exception as error:  # the awaiting caller decides what a failure means
+                    entry.future.set_exception(error)
+                    return
+            entry.future.set_result(entry.reply)
         else:
             entry.reply.items.append(message)
 
     # -- actions --------------------------------------------------------------------------------
 
-    def _send(self, name: str, fields: Mapping[str, str], *, is_list: bool) -> tuple[str, _Pending]:
+    def _send(
+        self, name: str, fields: Mapping[str, str], *, is_list: bool, apply: ListApply | None = None
+    ) -> tuple[str, _Pending]:
         if name not in READ_ONLY_ACTIONS:
             raise ForbiddenActionError(f"{name} is not a read-only action; the exporter never sends it")
         if self.permitted is not None and name not in SESSION_ACTIONS and name not in self.permitted:
@@ -265,10 +283,10 @@ class Session:
             raise ConnectionLostError(f"not connected; cannot send {name}")
         action_id = f"{self._prefix}{next(self._ids)}"
         future: asyncio.Future[Message | ListReply] = asyncio.get_running_loop().create_future()
-        entry = _Pending(name, future, is_list)
+        entry = _Pending(name, future, is_list, apply=apply)
         self._pending[action_id] = entry
         self._transport.write(encode_action(name, [("ActionID", action_id), *fields.items()]))
-        self.sent_actions.append(name)
+        self.sent_actions[name] += 1
         return action_id, entry
 
     async def action(
@@ -287,10 +305,21 @@ class Session:
         return reply
 
     async def list_action(
-        self, name: str, fields: Mapping[str, str] | None = None, *, timeout: float = 30.0
+        self,
+        name: str,
+        fields: Mapping[str, str] | None = None,
+        *,
+        timeout: float = 30.0,
+        apply: ListApply | None = None,
     ) -> ListReply:
-        """Send a list action and collect items until its ``...Complete`` event."""
-        action_id, entry = self._send(name, fields or {}, is_list=True)
+        """Send a list action and collect items until its ``...Complete`` event.
+
+        ``apply`` is called with the complete reply synchronously, at the point of the stream
+        where the ``...Complete`` arrives: a snapshot applied after this coroutine resumes would
+        overwrite the events that followed it in the same read. It is not called for an error
+        reply or after a timeout; an exception it raises is raised here.
+        """
+        action_id, entry = self._send(name, fields or {}, is_list=True, apply=apply)
         try:
             async with asyncio.timeout(timeout):
                 reply = await entry.future

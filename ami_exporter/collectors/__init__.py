@@ -27,14 +27,18 @@ def subsystem_collectors(
     pbx: PBX, status: ConnectionStatus, options: CollectorOptions
 ) -> dict[str, Collector]:
     """One collector per subsystem, by the name used in ``asterisk_scrape_collector_*``."""
+
+    def live() -> bool:
+        return status.live
+
     return {
         "exporter": ExporterCollector(pbx, status),
-        "system": SystemCollector(pbx),
-        "queues": QueueCollector(pbx, members=options.queue_members),
-        "channels": ChannelCollector(pbx),
+        "system": SystemCollector(pbx, live=live),
+        "queues": QueueCollector(pbx, members=options.queue_members, live=live),
+        "channels": ChannelCollector(pbx, live=live),
         "cdr": CdrCollector(pbx),
         "security": SecurityCollector(pbx),
-        "endpoints": EndpointCollector(pbx, details=options.endpoint_details),
+        "endpoints": EndpointCollector(pbx, details=options.endpoint_details, live=live),
     }
 
 

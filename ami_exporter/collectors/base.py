@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import Metric
@@ -13,6 +13,14 @@ from prometheus_client.registry import Collector
 from ..pbx.histogram import Histogram
 
 log = logging.getLogger(__name__)
+
+# Whether the model mirrors Asterisk now (logged in and reconciled): see ConnectionStatus.live.
+Liveness = Callable[[], bool]
+
+
+def always_live() -> bool:
+    """For a model fed directly (tests, benchmarks, the catalogue): its state is the truth."""
+    return True
 
 
 def histogram_buckets(histogram: Histogram) -> tuple[list[tuple[str, float]], float]:

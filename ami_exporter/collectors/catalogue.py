@@ -6,6 +6,7 @@ documentation and the exposition cannot drift apart.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from prometheus_client.metrics_core import Metric
@@ -42,6 +43,10 @@ Per-member series (`asterisk_queue_member_*`) can be turned off with
 `--no-collector.queue-members`; per-endpoint series (`asterisk_endpoint_*`) are off unless
 `--collector.endpoint-details` is given. The `process_*` and `python_*` families of
 prometheus_client are exported too and not listed here.
+
+Families marked **(live)** describe Asterisk's state now. They have no samples while
+`asterisk_up` is 0 or before the session's first snapshot completed (`/-/ready`): a wallboard
+shows a gap, not the frozen numbers of a PBX the exporter cannot see. Counters stay.
 """
 
 
@@ -105,8 +110,20 @@ def _exposed_name(family: Metric) -> str:
     return f"{family.name}_total" if family.type == "counter" else family.name
 
 
+def live_only() -> set[str]:
+    """Families that lose their samples when the connection is not live (see INTRO)."""
+    pbx, status = sample_model()
+    options = CollectorOptions(queue_members=True, endpoint_details=True, process=False)
+    offline = dataclasses.replace(status, up=False, ready=False)
+    names: set[str] = set()
+    for collector in subsystem_collectors(pbx, offline, options).values():
+        names.update(family.name for family in collector.collect() if not family.samples)
+    return names
+
+
 def render() -> str:
     lines = [INTRO]
+    live = live_only()
     current = ""
     for subsystem, family in families():
         if subsystem != current:
@@ -122,6 +139,8 @@ def render() -> str:
                 if label != "le" and label not in labels:
                     labels.append(label)
         meaning = family.documentation.replace("|", "\\|").replace("__overflow__", "`__overflow__`")
+        if family.name in live and family.samples:
+            meaning = f"**(live)** {meaning}"
         lines.append(f"| `{_exposed_name(family)}` | {family.type} | {', '.join(labels)} | {meaning} |")
     return "\n".join(lines) + "\n"
 

@@ -13,15 +13,19 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from ..pbx import PBX
-from .base import histogram_buckets
+from .base import Liveness, always_live, histogram_buckets
 
 
 class ChannelCollector(Collector):
-    def __init__(self, pbx: PBX) -> None:
+    """Channel families; the channel and bridge gauges have samples only while ``live()``."""
+
+    def __init__(self, pbx: PBX, *, live: Liveness = always_live) -> None:
         self._pbx = pbx
+        self._live = live
 
     def collect(self) -> Iterator[Metric]:
         book = self._pbx.channels
+        live = self._live()
         channels = GaugeMetricFamily(
             "asterisk_channels",
             "Active channels by technology and state. With an AMI user that may not run "
@@ -29,7 +33,7 @@ class ChannelCollector(Collector):
             labels=["technology", "state"],
         )
         counts: dict[tuple[str, str], int] = {}
-        for channel in list(book.channels.values()):
+        for channel in list(book.channels.values()) if live else []:
             key = (channel.technology, channel.state)
             counts[key] = counts.get(key, 0) + 1
         for (technology, state), number in sorted(counts.items()):
@@ -62,4 +66,7 @@ class ChannelCollector(Collector):
             durations.add_metric([technology], buckets, total)
         yield durations
 
-        yield GaugeMetricFamily("asterisk_bridges", "Active bridges.", value=len(book.bridges))
+        bridges = GaugeMetricFamily("asterisk_bridges", "Active bridges.")
+        if live:
+            bridges.add_metric([], len(book.bridges))
+        yield bridges

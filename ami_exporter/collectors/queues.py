@@ -16,18 +16,24 @@ from ..pbx import PBX
 from ..pbx.codes import DEVICE_STATES
 from ..pbx.labels import OVERFLOW
 from ..pbx.queues import COMPLETION_REASONS, Queue
-from .base import histogram_buckets
+from .base import Liveness, always_live, histogram_buckets
 
 _STATUS_HELP = ", ".join(f"{code} {name}" for code, name in enumerate(DEVICE_STATES))
 
 
 class QueueCollector(Collector):
-    def __init__(self, pbx: PBX, *, members: bool = True) -> None:
+    """Queue families. Gauges of live state (callers, waits, members, Asterisk's own queue
+    stats) have samples only while ``live()``: the numbers of a PBX we cannot see would be
+    served as if current. Counters and configuration are always exported."""
+
+    def __init__(self, pbx: PBX, *, members: bool = True, live: Liveness = always_live) -> None:
         self._pbx = pbx
         self._members = members
+        self._live = live
 
     def collect(self) -> Iterator[Metric]:
-        now = self._pbx.now()
+        live = self._live()
+        now = self._pbx.monotonic()
         queues = list(self._pbx.queues.queues.values())
         label = ["queue"]
 
@@ -127,21 +133,22 @@ class QueueCollector(Collector):
         for queue in queues:
             name = queue.name
             labels = [name]
-            callers.add_metric(labels, queue.count)
-            longest.add_metric(labels, queue.longest_wait(now))
-            by_status = [0] * len(DEVICE_STATES)
-            paused_count = available_count = in_call_count = 0
-            for member in list(queue.members.values()):
-                status = member.status if 0 <= member.status < len(DEVICE_STATES) else 0
-                by_status[status] += 1
-                paused_count += member.paused
-                available_count += member.available
-                in_call_count += member.in_call
-            for status_name, number in zip(DEVICE_STATES, by_status, strict=True):
-                members.add_metric([name, status_name], number)
-            paused.add_metric(labels, paused_count)
-            available.add_metric(labels, available_count)
-            in_call.add_metric(labels, in_call_count)
+            if live:
+                callers.add_metric(labels, queue.count)
+                longest.add_metric(labels, queue.longest_wait(now))
+                by_status = [0] * len(DEVICE_STATES)
+                paused_count = available_count = in_call_count = 0
+                for member in list(queue.members.values()):
+                    status = member.status if 0 <= member.status < len(DEVICE_STATES) else 0
+                    by_status[status] += 1
+                    paused_count += member.paused
+                    available_count += member.available
+                    in_call_count += member.in_call
+                for status_name, number in zip(DEVICE_STATES, by_status, strict=True):
+                    members.add_metric([name, status_name], number)
+                paused.add_metric(labels, paused_count)
+                available.add_metric(labels, available_count)
+                in_call.add_metric(labels, in_call_count)
             joins.add_metric(labels, queue.joins)
             abandons.add_metric(labels, queue.abandons)
             answered.add_metric(labels, queue.answered)
@@ -162,11 +169,12 @@ class QueueCollector(Collector):
             if params is not None:
                 service_level.add_metric(labels, params.service_level)
                 max_callers.add_metric(labels, params.max_callers)
-                stats_completed.add_metric(labels, params.completed)
-                stats_abandoned.add_metric(labels, params.abandoned)
-                stats_sl.add_metric(labels, params.service_level_perf / 100)
-                stats_hold.add_metric(labels, params.holdtime)
-                stats_talk.add_metric(labels, params.talktime)
+                if live:
+                    stats_completed.add_metric(labels, params.completed)
+                    stats_abandoned.add_metric(labels, params.abandoned)
+                    stats_sl.add_metric(labels, params.service_level_perf / 100)
+                    stats_hold.add_metric(labels, params.holdtime)
+                    stats_talk.add_metric(labels, params.talktime)
 
         yield from (
             callers,
@@ -183,10 +191,11 @@ class QueueCollector(Collector):
         yield from (noanswer, dumps, wait, talk, service_level, max_callers)
         yield from (stats_completed, stats_abandoned, stats_sl, stats_hold, stats_talk)
         if self._members:
-            yield from self._member_families(queues)
+            yield from self._member_families(queues if live else [])
 
     @staticmethod
     def _member_families(queues: list[Queue]) -> Iterator[Metric]:
+        """Per-member gauges; called with no queues while not live (the families stay known)."""
         labels = ["queue", "member"]
         status = GaugeMetricFamily(
             "asterisk_queue_member_status", f"Member device status: {_STATUS_HELP}.", labels=labels
@@ -218,14 +227,10 @@ class QueueCollector(Collector):
             labels=labels,
         )
         for queue in queues:
-            seen: set[str] = set()
             for member in list(queue.members.values()):
-                label = member.name
+                label = member.name  # unique within the queue and capped (QueueBook._admit_label)
                 if label == OVERFLOW:
                     continue  # past the member cap: counted in the queue totals, no series of its own
-                if label in seen:
-                    label = member.interface  # two members share a MemberName: the interface is unique
-                seen.add(label)
                 values = [queue.name, label]
                 status.add_metric(values, member.status)
                 paused.add_metric(values, member.paused)

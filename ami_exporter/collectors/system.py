@@ -9,11 +9,13 @@ from prometheus_client.registry import Collector
 
 from ..pbx import PBX
 from ..pbx.codes import CDR_DISPOSITIONS
+from .base import Liveness, always_live
 
 
 class SystemCollector(Collector):
-    def __init__(self, pbx: PBX) -> None:
+    def __init__(self, pbx: PBX, *, live: Liveness = always_live) -> None:
         self._pbx = pbx
+        self._live = live
 
     def collect(self) -> Iterator[Metric]:
         state = self._pbx.system.state
@@ -44,7 +46,7 @@ class SystemCollector(Collector):
         yield _optional_gauge(
             "asterisk_core_active_channels",
             "Active channels as Asterisk counts them (CoreStatus CoreCurrentCalls; needs write=reporting).",
-            state.current_channels,
+            state.current_channels if self._live() else None,
         )
 
 
@@ -103,18 +105,22 @@ class SecurityCollector(Collector):
 
 
 class EndpointCollector(Collector):
-    def __init__(self, pbx: PBX, *, details: bool = False) -> None:
+    """Endpoint and device gauges: samples only while ``live()`` (families always present)."""
+
+    def __init__(self, pbx: PBX, *, details: bool = False, live: Liveness = always_live) -> None:
         self._pbx = pbx
         self._details = details
+        self._live = live
 
     def collect(self) -> Iterator[Metric]:
         book = self._pbx.endpoints
+        live = self._live()
         endpoints = GaugeMetricFamily(
             "asterisk_endpoints",
             "Endpoints by reachability (PeerStatus, ContactStatus), as seen since the exporter started.",
             labels=["state"],
         )
-        for state, number in sorted(book.count_by_state().items()):
+        for state, number in sorted(book.count_by_state().items()) if live else []:
             endpoints.add_metric([state], number)
         yield endpoints
         devices = GaugeMetricFamily(
@@ -122,7 +128,7 @@ class EndpointCollector(Collector):
             "Devices by state (DeviceStateChange), Local channels and app_queue pseudo-devices excluded.",
             labels=["state"],
         )
-        for state, number in book.devices_by_state().items():
+        for state, number in book.devices_by_state().items() if live else []:
             devices.add_metric([state], number)
         yield devices
         if not self._details:
@@ -135,7 +141,7 @@ class EndpointCollector(Collector):
             "Last qualify round-trip time (ContactStatus).",
             labels=["endpoint"],
         )
-        for name, endpoint in sorted(dict(book.endpoints).items()):
+        for name, endpoint in sorted(dict(book.endpoints).items()) if live else []:
             reachable.add_metric([name], endpoint.state in {"reachable", "registered", "lagged"})
             if endpoint.roundtrip_seconds is not None:
                 rtt.add_metric([name], endpoint.roundtrip_seconds)

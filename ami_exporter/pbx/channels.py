@@ -21,7 +21,7 @@ from .numbers import clean_text, first
 class Channel:
     technology: str
     state: str
-    created: float
+    created: float  # on the model's monotonic clock
     seen_start: bool  # False when it came from a snapshot: its lifetime is unknown
 
 
@@ -44,9 +44,9 @@ def parse_duration(text: str | None) -> int:
 
 
 class ChannelBook:
-    def __init__(self, caps: LabelCaps, now: Callable[[], float]) -> None:
+    def __init__(self, caps: LabelCaps, monotonic: Callable[[], float]) -> None:
         self._caps = caps
-        self._now = now
+        self._now = monotonic  # only for lifetimes: durations never follow wall-clock steps
         self.channels: dict[str, Channel] = {}
         self.bridges: set[str] = set()
         self.created: dict[str, int] = {}
@@ -131,5 +131,13 @@ class ChannelBook:
 
     def clear(self) -> None:
         """Asterisk restarted: every channel and bridge of the old process is gone."""
+        self.clear_channels()
+        self.clear_bridges()
+
+    def clear_channels(self) -> None:
+        """Forget every tracked channel (counters stay): a new session without a channel
+        snapshot cannot tell which of them hung up while we were away."""
         self.channels = {}
+
+    def clear_bridges(self) -> None:
         self.bridges = set()

@@ -1,6 +1,8 @@
 """The PBX model: a pure fold of AMI events plus snapshot reconciliation.
 
-No I/O, no prometheus_client, no clock except the injected ``now``. It is mutated only on the
+No I/O, no prometheus_client, no clock except the injected ones: ``now`` (wall clock) for the
+Unix times it exports, ``monotonic`` for durations (caller waits, channel lifetimes), so that an
+NTP step never skews a duration. It is mutated only on the
 event loop thread; collectors read it at scrape time (see ``ami_exporter.collectors``), copying
 containers with ``list()`` before iterating, which is atomic under the GIL.
 """
@@ -46,11 +48,13 @@ class PBX:
         now: Callable[[], float] = time.time,
         caps: Mapping[str, int] | None = None,
         cdr_labels: tuple[str, ...] = (),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.now = now
+        self.monotonic = monotonic
         self.caps = LabelCaps({**DEFAULT_CAPS, **(caps or {})})
-        self.queues = QueueBook(self.caps, now)
-        self.channels = ChannelBook(self.caps, now)
+        self.queues = QueueBook(self.caps, monotonic)
+        self.channels = ChannelBook(self.caps, monotonic)
         self.system = SystemBook(self.caps, now, cdr_labels)
         self.endpoints = EndpointBook(self.caps)
         self.events: dict[str, int] = {}

@@ -56,7 +56,7 @@ class Member:
 @dataclass(slots=True)
 class Caller:
     uniqueid: str
-    joined: float
+    joined: float  # on the model's monotonic clock
     position: int = 0
 
 
@@ -95,6 +95,7 @@ class Queue:
     talk: Histogram = field(default_factory=lambda: Histogram(TALK_BUCKETS))
 
     def longest_wait(self, now: float) -> float:
+        """``now`` is the model's monotonic clock, like ``Caller.joined``."""
         callers = list(self.callers.values())
         if not callers:
             return 0.0
@@ -128,9 +129,9 @@ class QueueSnapshot:
 class QueueBook:
     """All queues. Mutated only by the event loop; read by collectors at scrape time."""
 
-    def __init__(self, caps: LabelCaps, now: Callable[[], float]) -> None:
+    def __init__(self, caps: LabelCaps, monotonic: Callable[[], float]) -> None:
         self._caps = caps
-        self._now = now
+        self._now = monotonic  # waits are durations: never the wall clock
         self.queues: dict[str, Queue] = {}
         self._member_labels: dict[str, int] = {}
 
@@ -150,11 +151,23 @@ class QueueBook:
         interface = _interface(fields)
         member = queue.members.get(interface)
         if member is None and create and interface:
-            member = queue.members[interface] = Member(
-                interface, self._caps.admit("member", _label(fields, interface))
-            )
+            # Member additions are rare events: a scan of the queue's labels is cheap here.
+            taken = {other.name: other.interface for other in queue.members.values()}
+            member = queue.members[interface] = Member(interface, self._admit_label(taken, fields, interface))
             self._track(member.name)
         return member
+
+    def _admit_label(self, taken: Mapping[str, str], fields: Mapping[str, str], interface: str) -> str:
+        """The member's label, unique within its queue and always through the cap.
+
+        ``taken`` maps the labels already used in the queue to their interfaces. Two members
+        sharing a MemberName would produce duplicate series, so the second is labelled by its
+        interface, which is unique; both go through the same cap.
+        """
+        label = _label(fields, interface)
+        if taken.get(label, interface) != interface:
+            label = interface
+        return self._caps.admit("member", label)
 
     # -- caller events ------------------------------------------------------------------------
 
@@ -250,13 +263,16 @@ class QueueBook:
             seen.add(queue.name)
             queue.params = _params(fields)
         members_by_queue: dict[str, dict[str, Member]] = {name: {} for name in seen}
+        labels_by_queue: dict[str, dict[str, str]] = {}
         for fields in snapshot.members:
             queue = self.queue(fields.get("Queue"))
             old = queue.members.get(_interface(fields))
             members = members_by_queue.setdefault(queue.name, {})
-            member = self._fresh_member(fields)
+            labels = labels_by_queue.setdefault(queue.name, {})
+            member = self._fresh_member(labels, fields)
             if member is None:
                 continue
+            labels.setdefault(member.name, member.interface)
             if old is not None:
                 member.ringinuse = old.ringinuse  # QueueMember carries no Ringinuse
             duplicate = members.get(member.interface)
@@ -306,11 +322,11 @@ class QueueBook:
                     self._untrack(member.name)
         return corrections
 
-    def _fresh_member(self, fields: Mapping[str, str]) -> Member | None:
+    def _fresh_member(self, taken: Mapping[str, str], fields: Mapping[str, str]) -> Member | None:
         interface = _interface(fields)
         if not interface:
             return None
-        member = Member(interface, self._caps.admit("member", _label(fields, interface)))
+        member = Member(interface, self._admit_label(taken, fields, interface))
         _apply_member_fields(member, fields)
         return member
 

@@ -3,13 +3,13 @@ security event counters."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from .codes import CDR_DISPOSITIONS
 from .labels import LabelCaps
-from .numbers import clean_text, to_float, to_int
+from .numbers import clean_text, to_int
 
 
 @dataclass(slots=True)
@@ -48,6 +48,8 @@ class SystemBook:
         self.cdr: dict[tuple[str, ...], int] = {}
         self.cdr_billable: dict[tuple[str, ...], int] = {}
         self.security: dict[tuple[str, str], int] = {}
+        # Asterisk's UTC offset in seconds, learned from EventTV; None until a security event.
+        self.utc_offset: int | None = None
 
     # -- system class ---------------------------------------------------------------------------
 
@@ -57,10 +59,13 @@ class SystemBook:
         now = self._now()
         uptime = fields.get("Uptime")
         if uptime is not None:
-            self.state.start_time = _stable(self.state.start_time, float(int(now) - to_int(uptime)))
+            # max(0): an uptime longer than the Unix epoch is garbage, not a start in 1969.
+            started = max(0.0, float(int(now) - to_int(uptime)))
+            self.state.start_time = _stable(self.state.start_time, started)
         last_reload = fields.get("LastReload")
         if last_reload is not None:
-            self.state.reload_time = _stable(self.state.reload_time, float(int(now) - to_int(last_reload)))
+            reloaded = max(0.0, float(int(now) - to_int(last_reload)))
+            self.state.reload_time = _stable(self.state.reload_time, reloaded)
 
     def reload(self, fields: Mapping[str, str]) -> None:
         self.state.reloads += 1
@@ -79,16 +84,22 @@ class SystemBook:
             self.state.ami_version = clean_text(ami)
 
     def core_status(self, fields: Mapping[str, str]) -> None:
-        # CoreStatus gives local wall-clock dates without a zone; read them in the exporter's
-        # local time zone (the exporter usually runs next to Asterisk). FullyBooted's relative
-        # Uptime is exact and wins when we have it.
+        # CoreStatus gives Asterisk's local wall-clock dates without a zone. FullyBooted's
+        # relative Uptime is exact and wins when we have it (every user with the system class
+        # on Asterisk >= 12); otherwise read them in Asterisk's own UTC offset, learned from
+        # the EventTV of its security events, and only without one in the exporter's zone.
+        now = self._now()
         if not self.state.start_time:
-            started = _local_epoch(fields.get("CoreStartupDate"), fields.get("CoreStartupTime"))
-            if started:
+            started = _asterisk_epoch(
+                fields.get("CoreStartupDate"), fields.get("CoreStartupTime"), self.utc_offset
+            )
+            if 0 < started <= now + _CLOCK_SKEW:  # a start in the future is a zone mix-up
                 self.state.start_time = started
         if not self.state.reload_time:
-            reloaded = _local_epoch(fields.get("CoreReloadDate"), fields.get("CoreReloadTime"))
-            if reloaded:
+            reloaded = _asterisk_epoch(
+                fields.get("CoreReloadDate"), fields.get("CoreReloadTime"), self.utc_offset
+            )
+            if 0 < reloaded <= now + _CLOCK_SKEW:
                 self.state.reload_time = reloaded
         if (calls := fields.get("CoreCurrentCalls")) is not None:
             self.state.current_channels = to_int(calls)
@@ -121,6 +132,8 @@ class SystemBook:
     # -- security class -------------------------------------------------------------------------
 
     def security_event(self, name: str, fields: Mapping[str, str]) -> None:
+        if self.utc_offset is None:
+            self.utc_offset = _utc_offset(fields.get("EventTV"))
         event = self._caps.admit("security_event", name)
         service = self._caps.admit("security_service", clean_text(fields.get("Service", "")) or "unknown")
         key = (event, service)
@@ -136,11 +149,31 @@ def _stable(current: float, derived: float) -> float:
     return derived
 
 
-def _local_epoch(date: str | None, clock: str | None) -> float:
+# Asterisk and the exporter may disagree on the time by this much before a date counts as future.
+_CLOCK_SKEW = 300.0
+
+
+def _utc_offset(event_tv: str | None) -> int | None:
+    """Asterisk's UTC offset in seconds from a security event's ``EventTV``
+    (``2026-12-02T17:52:54.009+0100``: Asterisk formats it in its own local zone)."""
+    if not event_tv:
+        return None
+    try:
+        offset = datetime.strptime(event_tv.strip(), "%Y-%m-%dT%H:%M:%S.%f%z").utcoffset()
+    except ValueError:
+        return None
+    return None if offset is None else int(offset.total_seconds())
+
+
+def _asterisk_epoch(date: str | None, clock: str | None, utc_offset: int | None) -> float:
+    """A CoreStatus date and time as Unix time: in Asterisk's UTC offset when known, else in
+    the exporter's local zone (right when both run on one host)."""
     if not date or not clock:
         return 0.0
     try:
-        parsed = time.strptime(f"{date} {clock}", "%Y-%m-%d %H:%M:%S")
+        parsed = datetime.strptime(f"{date} {clock}", "%Y-%m-%d %H:%M:%S")
     except ValueError:
         return 0.0
-    return to_float(str(time.mktime(parsed)))
+    if utc_offset is None:
+        return parsed.timestamp()  # naive: the exporter's local zone
+    return parsed.replace(tzinfo=timezone(timedelta(seconds=utc_offset))).timestamp()

@@ -15,7 +15,9 @@ CALLS = 10_000
 
 def exposition(pbx: PBX, *, endpoint_details: bool = False) -> str:
     registry = build_registry(
-        pbx, ConnectionStatus(), CollectorOptions(process=False, endpoint_details=endpoint_details)
+        pbx,
+        ConnectionStatus(up=True, ready=True),
+        CollectorOptions(process=False, endpoint_details=endpoint_details),
     )
     return generate_latest(registry).decode()
 

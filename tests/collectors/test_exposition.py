@@ -32,7 +32,7 @@ CLOCK = 1795841646.0
 
 def mid_run_model() -> tuple[PBX, ConnectionStatus]:
     clock = [CLOCK]
-    pbx = PBX(now=lambda: clock[0])
+    pbx = PBX(now=lambda: clock[0], monotonic=lambda: clock[0])
     items: list[tuple[str, dict[str, str]]] = []
     for message in decode_file("b-scenario/exporter.rx.raw"):
         clock[0] += 0.01  # a deterministic clock that moves: waits and durations are not all 0

@@ -56,7 +56,7 @@ def test_channel_state_labels() -> None:
 
 def test_lifecycle_and_duration_only_for_channels_seen_from_their_start() -> None:
     now = [100.0]
-    pbx = PBX(now=lambda: now[0])
+    pbx = PBX(now=lambda: now[0], monotonic=lambda: now[0])
     pbx.apply("Newchannel", {"Channel": "PJSIP/a-1", "Uniqueid": "1", "ChannelStateDesc": "Ring"})
     pbx.apply("Newstate", {"Channel": "PJSIP/a-1", "Uniqueid": "1", "ChannelStateDesc": "Up"})
     assert pbx.channels.channels["1"].state == "up"
@@ -83,7 +83,7 @@ def test_bridges_from_events_and_from_enter_of_an_unknown_bridge() -> None:
 
 def test_core_show_channels_reconcile() -> None:
     now = [1000.0]
-    pbx = PBX(now=lambda: now[0])
+    pbx = PBX(now=lambda: now[0], monotonic=lambda: now[0])
     pbx.apply("Newchannel", {"Channel": "PJSIP/a-1", "Uniqueid": "1", "ChannelStateDesc": "Ring"})
     pbx.apply("Newchannel", {"Channel": "PJSIP/gone-3", "Uniqueid": "3", "ChannelStateDesc": "Up"})
     corrections = pbx.reconcile_channels(
@@ -118,3 +118,13 @@ def test_parse_duration() -> None:
     assert parse_duration("01:02:03") == 3723
     assert parse_duration("bad") == 0
     assert parse_duration(None) == 0
+
+
+def test_channel_lifetimes_follow_the_monotonic_clock() -> None:
+    wall, steady = [1_800_000_000.0], [50.0]
+    pbx = PBX(now=lambda: wall[0], monotonic=lambda: steady[0])
+    pbx.apply("Newchannel", {"Channel": "PJSIP/a-1", "Uniqueid": "1", "ChannelStateDesc": "Ring"})
+    wall[0] += 86_400  # a wall-clock jump of a day
+    steady[0] += 30
+    pbx.apply("Hangup", {"Channel": "PJSIP/a-1", "Uniqueid": "1", "Cause": "16"})
+    assert pbx.channels.durations["PJSIP"].cumulative()[1:] == (30.0, 1)

@@ -59,7 +59,9 @@ events = st.lists(st.tuples(st.sampled_from(EVENT_NAMES), fields), max_size=40)
 
 
 def exposition_gauges(pbx: PBX) -> list[tuple[str, float]]:
-    registry = build_registry(pbx, ConnectionStatus(), CollectorOptions(endpoint_details=True))
+    registry = build_registry(
+        pbx, ConnectionStatus(up=True, ready=True), CollectorOptions(endpoint_details=True)
+    )
     text = generate_latest(registry).decode()
     samples: list[tuple[str, float]] = []
     for family in text_string_to_metric_families(text):
@@ -153,7 +155,7 @@ def test_any_event_sequence_keeps_gauges_sane_and_reconcile_restores_the_snapsho
     channels: list[dict[str, str]],
     bridges: list[str],
 ) -> None:
-    pbx = PBX(now=Clock())
+    pbx = PBX(now=(clock := Clock()), monotonic=clock)
     fold(pbx, sequence)
     assert_no_negative_gauge(pbx)
 
@@ -203,7 +205,7 @@ stream = st.lists(st.one_of(valid_frame, garbage.map(lambda data: ("", data))), 
 def test_random_bytes_and_valid_frames_through_the_decoder_into_the_model(
     parts: list[tuple[str, bytes]], cuts: list[int]
 ) -> None:
-    pbx = PBX(now=Clock())
+    pbx = PBX(now=(clock := Clock()), monotonic=clock)
     decoder = Decoder(wants=pbx.wants, expect_banner=False, max_frame_bytes=4096)
     data = b"".join(frame for _name, frame in parts)
     received: list[str] = []

@@ -38,7 +38,7 @@ def member_blob(**fields: str) -> dict[str, str]:
 
 def test_join_count_is_authoritative_and_longest_wait_grows() -> None:
     clock = Clock()
-    pbx = PBX(now=clock)
+    pbx = PBX(now=clock, monotonic=clock)
     pbx.apply("QueueCallerJoin", {"Queue": "sales", "Uniqueid": "a", "Position": "1", "Count": "3"})
     queue = pbx.queues.queues["sales"]
     assert queue.count == 3  # two callers joined before we connected
@@ -145,7 +145,7 @@ def queue_status(
 
 def test_reconcile_uses_name_and_location_and_counts_corrections() -> None:
     clock = Clock(2000.0)
-    pbx = PBX(now=clock)
+    pbx = PBX(now=clock, monotonic=clock)
     pbx.apply("QueueMemberStatus", member_blob(Paused="0", Status="2", Ringinuse="1"))
     pbx.apply("QueueCallerJoin", {"Queue": "sales", "Uniqueid": "known", "Count": "1"})
     pbx.apply("QueueCallerJoin", {"Queue": "gone", "Uniqueid": "x", "Count": "1"})
@@ -226,3 +226,38 @@ def test_member_label_slot_is_freed_only_when_no_queue_has_the_member() -> None:
         pbx.reconcile_queues(snapshot)
     pbx.apply("QueueMemberAdded", member_blob(Queue="sales", MemberName="Max", Interface="PJSIP/max"))
     assert pbx.queues.queues["sales"].members["PJSIP/max"].name == "Max"  # Ann's slot was freed
+
+
+def test_members_sharing_a_member_name_get_unique_labels_through_the_cap() -> None:
+    """Before the fix the collector labelled the second "Agent" by its interface without asking
+    the cap: three namesakes made three series with a cap of two."""
+    pbx = PBX(caps={"member": 2})
+    for number in (1, 2, 3):
+        interface = f"PJSIP/{number}"
+        pbx.apply("QueueMemberAdded", member_blob(MemberName="Agent", Interface=interface))
+    labels = [member.name for member in pbx.queues.queues["sales"].members.values()]
+    assert labels == ["Agent", "PJSIP/2", "__overflow__"]
+    assert pbx.caps.overflows["member"] == 1
+    # The same rule for QueueStatus items: unique within the queue, capped.
+    pbx = PBX(caps={"member": 2})
+    items = [{"Queue": "sales", "Name": "Agent", "Location": f"PJSIP/{n}", "Status": "1"} for n in (1, 2, 3)]
+    pbx.reconcile_queues(queue_status(members=items, entries=[]))
+    labels = [member.name for member in pbx.queues.queues["sales"].members.values()]
+    assert labels == ["Agent", "PJSIP/2", "__overflow__"]
+
+
+def test_waits_follow_the_monotonic_clock_not_wall_clock_steps() -> None:
+    wall, steady = [1_800_000_000.0], [100.0]
+    pbx = PBX(now=lambda: wall[0], monotonic=lambda: steady[0])
+    pbx.apply("QueueCallerJoin", {"Queue": "sales", "Uniqueid": "1.1", "Count": "1"})
+    wall[0] -= 3600  # NTP steps the wall clock back an hour
+    steady[0] += 10
+    assert pbx.queues.queues["sales"].longest_wait(pbx.monotonic()) == 10
+    pbx.reconcile_queues(
+        queue_status(
+            members=[], entries=[{"Queue": "sales", "Uniqueid": "1.2", "Wait": "4", "Position": "2"}]
+        )
+    )
+    wall[0] += 7200
+    steady[0] += 1
+    assert pbx.queues.queues["sales"].longest_wait(pbx.monotonic()) == 5  # the snapshot's Wait + 1

@@ -11,7 +11,7 @@ from ami_exporter.pbx import PBX
 
 def test_fully_booted_both_header_orders_and_a_stable_start_time() -> None:
     now = [1_800_000_000.4]
-    pbx = PBX(now=lambda: now[0])
+    pbx = PBX(now=lambda: now[0], monotonic=lambda: now[0])
     pbx.apply("FullyBooted", {"Uptime": "201", "LastReload": "198", "Status": "Fully Booted"})
     state = pbx.system.state
     assert (state.start_time, state.reload_time) == (1_800_000_000 - 201, 1_800_000_000 - 198)
@@ -30,7 +30,7 @@ def test_fully_booted_both_header_orders_and_a_stable_start_time() -> None:
 
 def test_restart_seen_at_reconnect_clears_channels() -> None:
     now = [1_800_000_000.0]
-    pbx = PBX(now=lambda: now[0])
+    pbx = PBX(now=lambda: now[0], monotonic=lambda: now[0])
     pbx.apply("FullyBooted", {"Uptime": "500", "LastReload": "500"})
     pbx.apply("Newchannel", {"Channel": "PJSIP/a-1", "Uniqueid": "1"})
     now[0] += 60
@@ -144,3 +144,34 @@ def test_optional_cdr_labels_are_bounded_and_keep_the_totals() -> None:
 def test_unknown_cdr_label_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown CDR label"):
         PBX(cdr_labels=("source",))
+
+
+def test_core_status_dates_are_read_in_asterisks_utc_offset_from_event_tv() -> None:
+    """CoreStatus dates are Asterisk's local time without a zone. An exporter in another zone
+    (a UTC container beside an Asterisk in Europe/Berlin) read them in its own zone before."""
+    pbx = PBX(now=lambda: 1_800_000_000.0)
+    pbx.apply("SuccessfulAuth", {"Service": "AMI", "EventTV": "2026-11-28T05:00:00.123+0100"})
+    pbx.system.core_status(
+        {
+            "CoreStartupDate": "2026-11-28",
+            "CoreStartupTime": "04:50:32",
+            "CoreReloadDate": "2026-11-28",
+            "CoreReloadTime": "04:50:35",
+        }
+    )
+    assert pbx.system.utc_offset == 3600
+    assert pbx.system.state.start_time == 1_795_837_832.0  # 2026-11-28T03:50:32Z
+    assert pbx.system.state.reload_time == 1_795_837_835.0
+
+
+def test_a_core_status_date_in_the_future_is_ignored() -> None:
+    pbx = PBX(now=lambda: 1_795_836_632.0)
+    pbx.apply("SuccessfulAuth", {"Service": "AMI", "EventTV": "2026-11-28T03:50:32.000-0500"})
+    pbx.system.core_status({"CoreStartupDate": "2026-11-28", "CoreStartupTime": "04:50:32"})
+    assert pbx.system.state.start_time == 0.0  # 09:50Z would be six hours ahead: a zone mix-up
+
+
+def test_an_uptime_longer_than_the_epoch_never_gives_a_negative_start_time() -> None:
+    pbx = PBX(now=lambda: 1_000_000.0)
+    pbx.apply("FullyBooted", {"Uptime": "1000002"})
+    assert pbx.system.state.start_time == 0.0

@@ -239,7 +239,7 @@ async def test_half_open_detected_within_two_ping_intervals(sim: Simulator) -> N
     async with exporter_in_process(settings) as exporter:
         service, status = exporter.service, exporter.service.status
         await wait_until(lambda: status.ready)
-        await wait_until(lambda: service.sent_actions.count("Ping") >= 1, timeout=3)
+        await wait_until(lambda: service.sent_actions["Ping"] >= 1, timeout=3)
         frozen = time.monotonic()
         sim.stop_answering()
         await wait_until(lambda: status.disconnects["ping_timeout"] == 1, timeout=5)
