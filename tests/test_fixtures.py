@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+
 import pytest
 
 from .support.captures import CAPTURES, FIXTURES, SHARED
@@ -22,3 +25,24 @@ def test_fixture_copy_is_identical_to_shared_captures() -> None:
 
 def test_fixture_captures_exist() -> None:
     assert len(list(CAPTURES.rglob("*.rx.raw"))) == 23
+
+
+def test_no_tracked_file_names_an_absolute_path_on_the_build_machine() -> None:
+    """Tests and docs read captures from tests/fixtures, never from where they were recorded: a
+    clone anywhere must pass (the recordings' own text is exempt, it is byte-exact)."""
+    repo = FIXTURES.parents[2]
+    listing = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True, check=False, text=True)
+    if listing.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [name for name in listing.stdout.split("\0") if name and not name.startswith("tests/fixtures/")]
+    assert len(files) > 100
+    machine_root = re.compile(r"(?<![\w.~])/" + "work/")  # split so this file does not match itself
+    offenders = []
+    for name in files:
+        path = repo / name
+        if not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", "replace")
+        lines = enumerate(text.splitlines(), 1)
+        offenders += [f"{name}:{number}" for number, line in lines if machine_root.search(line)]
+    assert not offenders, offenders

@@ -38,7 +38,7 @@ def _histogram(name: str) -> set[str]:
     return {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
 
 
-# The metric names dashboards and rules may use: the catalogue in /work/shared/design/metrics.md plus
+# The metric names dashboards and rules may use: the metric catalogue (docs/metrics.md) plus
 # the scrape-collector metrics. Kept in this one place ON PURPOSE: a later test checks this list
 # against the real exposition of the exporter (every name here must be exposed, and every exposed
 # asterisk_* name should be here), so the dashboards cannot silently drift from the code: see

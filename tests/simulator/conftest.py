@@ -6,14 +6,11 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
 from ami_exporter.ami.protocol import Decoder, Kind, Message, encode_action
 from ami_exporter.simulator import Simulator, SimulatorConfig
-
-CAPTURES = Path("/work/shared/ami-captures/asterisk-22.10.1")
 
 
 class RawClient:

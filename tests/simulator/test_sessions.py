@@ -12,7 +12,8 @@ import pytest
 from ami_exporter.ami.protocol import Decoder, Kind, Message
 from ami_exporter.simulator import Simulator
 
-from .conftest import CAPTURES, RawClient
+from ..support.captures import capture
+from .conftest import RawClient
 
 USERS = {"exporter": "exporter", "exporter_rep": "exporter_rep", "admin-actions": "admin"}
 SECRETS = {"exporter": "exportersecret", "exporter_rep": "exportersecret", "admin": "adminsecret"}
@@ -20,7 +21,7 @@ SECRETS = {"exporter": "exportersecret", "exporter_rep": "exportersecret", "admi
 
 def _results() -> dict[str, list[tuple[str, str, str | None]]]:
     out: dict[str, list[tuple[str, str, str | None]]] = {}
-    for line in (CAPTURES / "a-login-actions" / "action-results.txt").read_text().splitlines():
+    for line in capture("a-login-actions/action-results.txt").read_text().splitlines():
         who, action, rest = line.split(None, 2)
         response = rest.split("Response=", 1)[1].split()[0]
         message_part = rest.split("Message=", 1)[1].rsplit(" messages=", 1)[0]
@@ -31,7 +32,7 @@ def _results() -> dict[str, list[tuple[str, str, str | None]]]:
 
 def _captured_list_commands(user: str) -> list[tuple[str, str]]:
     conn = {"admin": "admin-actions"}.get(user, user)
-    data = (CAPTURES / "a-login-actions" / f"{conn}.rx.raw").read_bytes()
+    data = capture(f"a-login-actions/{conn}.rx.raw").read_bytes()
     for message in Decoder().feed(data):
         if message.kind is Kind.RESPONSE and len(message.headers) > 15:
             return message.headers[2:]

@@ -16,7 +16,8 @@ from collections import defaultdict
 from ami_exporter.ami.protocol import Decoder, Kind, Message
 from ami_exporter.simulator import Simulator
 
-from .conftest import CAPTURES, RawClient, quiet_config
+from ..support.captures import CAPTURES
+from .conftest import RawClient, quiet_config
 
 Shape = tuple[str, ...]
 
@@ -92,7 +93,9 @@ def _shape(message: Message) -> Shape:
 
 def captured_shapes() -> dict[tuple[str, str], set[Shape]]:
     shapes: dict[tuple[str, str], set[Shape]] = defaultdict(set)
-    for path in sorted(CAPTURES.rglob("*.rx.raw")):
+    paths = sorted(CAPTURES.rglob("*.rx.raw"))
+    assert paths, f"no captures under {CAPTURES}: the shapes cannot be checked"
+    for path in paths:
         for message in Decoder(max_frame_bytes=8 * 1024 * 1024).feed(path.read_bytes()):
             if message.kind is Kind.EVENT:
                 shapes[_key(message)].add(_shape(message))
