@@ -32,9 +32,9 @@ WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY ami_exporter/ ./ami_exporter/
 
-# Wheels for ami-exporter and all its dependencies, with the web-config extra (PyYAML and bcrypt,
-# needed by --web.config.file), so the runtime stage installs without a network or a compiler.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[web-config]"
+# Wheels for ami-exporter and all its dependencies (PyYAML and bcrypt for --web.config.file among
+# them), so the runtime stage installs without a network or a compiler.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # -------------------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE}

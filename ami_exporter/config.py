@@ -95,14 +95,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="ami-exporter",
-        description="Prometheus exporter for the Asterisk PBX, fed by a read-only AMI session. "
-        f"The AMI secret is read from ${SECRET_ENV} or --ami.secret-file, never from a flag.",
-    )
+def add_ami_flags(parser: argparse.ArgumentParser) -> None:
+    """The ``--ami.*`` flags, shared by the exporter and ``ami-exporter check``."""
     add = parser.add_argument
-    add("--version", action="version", version=f"ami-exporter {__version__}")
     add(
         "--ami.address",
         dest="ami_address",
@@ -166,12 +161,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not verify Asterisk's certificate (testing only)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ami-exporter",
+        description="Prometheus exporter for the Asterisk PBX, fed by a read-only AMI session. "
+        f"The AMI secret is read from ${SECRET_ENV} or --ami.secret-file, never from a flag. "
+        "'ami-exporter check [flags]' diagnoses the AMI setup instead (see 'ami-exporter check --help').",
+    )
+    add = parser.add_argument
+    add("--version", action="version", version=f"ami-exporter {__version__}")
+    add_ami_flags(parser)
     add(
         "--web.listen-address",
         dest="web_listen",
         action="append",
         default=None,
-        help=f"address to serve metrics on; repeatable (default :{DEFAULT_PORT})",
+        help=f"address to serve metrics on; repeatable (env AMI_EXPORTER_WEB_LISTEN_ADDRESS; default "
+        f":{DEFAULT_PORT}, with --demo 127.0.0.1:{DEFAULT_PORT}). The container image sets the env to "
+        f":{DEFAULT_PORT}; its health check probes the first address given here",
     )
     add(
         "--web.telemetry-path",
@@ -264,18 +273,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         parser.error(str(error))
 
 
-def _to_config(args: argparse.Namespace) -> Config:
+def ami_settings(args: argparse.Namespace, *, need_secret: bool = True) -> AMISettings:
+    """The AMI connection settings from the ``--ami.*`` flags (see :func:`add_ami_flags`)."""
     host, port = parse_host_port(args.ami_address, default_host="127.0.0.1", what="--ami.address")
     assert host is not None
     secret_file = Path(args.ami_secret_file) if args.ami_secret_file else None
-    if not args.demo:
+    if need_secret:
         if secret_file is not None:
             if not os.access(secret_file, os.R_OK):
                 raise ConfigError(f"--ami.secret-file {secret_file} is not readable")
         elif SECRET_ENV not in os.environ:
             raise ConfigError(f"no AMI secret: set {SECRET_ENV} or pass --ami.secret-file")
     ping = parse_duration(args.ami_ping_interval)
-    ami = AMISettings(
+    return AMISettings(
         host=host,
         port=port,
         username=args.ami_username,
@@ -288,11 +298,23 @@ def _to_config(args: argparse.Namespace) -> Config:
         ssl_context=_tls_context(args),
         server_hostname=args.ami_tls_server_name or (host if args.ami_tls else None),
     )
-    listen = tuple(
-        ListenAddress(*parse_host_port(text, default_host=None, what="--web.listen-address"))
-        # The demo listens on loopback unless told otherwise: it is for looking at, not serving.
-        for text in (args.web_listen or [f"{'127.0.0.1' if args.demo else ''}:{DEFAULT_PORT}"])
-    )
+
+
+def listen_addresses(args: argparse.Namespace) -> tuple[ListenAddress, ...]:
+    """``--web.listen-address`` (repeatable), else ``AMI_EXPORTER_WEB_LISTEN_ADDRESS``, else ``:9815``.
+
+    The demo listens on loopback unless told otherwise: it is for looking at, not serving. In a
+    container loopback is unreachable from the host, so the image sets the environment variable."""
+    texts = args.web_listen or [_env("WEB_LISTEN_ADDRESS", "")]
+    if texts == [""]:
+        texts = [f"{'127.0.0.1' if args.demo else ''}:{DEFAULT_PORT}"]
+    what = "--web.listen-address"
+    return tuple(ListenAddress(*parse_host_port(text, default_host=None, what=what)) for text in texts)
+
+
+def _to_config(args: argparse.Namespace) -> Config:
+    ami = ami_settings(args, need_secret=not args.demo)
+    listen = listen_addresses(args)
     path = args.web_telemetry_path
     if not path.startswith("/") or path in {"/", "/-/healthy", "/-/ready"}:
         raise ConfigError(f"invalid --web.telemetry-path {path!r}")

@@ -395,48 +395,20 @@ class AMIService:
 
     async def reconcile(self, session: Session) -> None:
         """Take every snapshot this user may take and replace the model's state with it."""
-        permitted = session.permitted or frozenset()
-        timeout = self.settings.list_timeout
-        if "QueueStatus" in permitted:
-            try:
-                await session.list_action("QueueStatus", timeout=timeout, apply=self._apply_queue_status)
-            except AMIError as error:
-                if not self._queue_status_warned:
-                    log.warning(
-                        "QueueStatus failed (%s): is app_queue loaded? Queue state comes from events "
-                        "only until it works",
-                        error.message,
-                    )
-                    self._queue_status_warned = True
-            else:
-                self._queue_status_warned = False
-        # Each snapshot is applied by the session at the point of the stream where its
-        # "...Complete" arrives, before the events Asterisk flushes right after it.
-        if "CoreShowChannels" in permitted:
-            with contextlib.suppress(AMIError):
-                await session.list_action("CoreShowChannels", timeout=timeout, apply=self._apply_channels)
-        if "BridgeList" in permitted:
-            with contextlib.suppress(AMIError):
-                await session.list_action("BridgeList", timeout=timeout, apply=self._apply_bridges)
-        if "CoreSettings" in permitted:
-            with contextlib.suppress(AMIError):
-                self.pbx.system.core_settings((await session.action("CoreSettings")).fields)
-        if "CoreStatus" in permitted:
-            with contextlib.suppress(AMIError):
-                self.pbx.system.core_status((await session.action("CoreStatus")).fields)
+        outcomes = await take_snapshots(session, self.pbx, list_timeout=self.settings.list_timeout)
+        queue_error = outcomes.get("QueueStatus")
+        if queue_error is not None and not self._queue_status_warned:
+            log.warning(
+                "QueueStatus failed (%s): is app_queue loaded? Queue state comes from events "
+                "only until it works",
+                queue_error,
+            )
+        if "QueueStatus" in outcomes:
+            self._queue_status_warned = queue_error is not None
         self._reconciled_once = True
         self.status.reconciles += 1
         self.status.last_reconcile_time = time.time()
         self.status.ready = True
-
-    def _apply_queue_status(self, reply: ListReply) -> None:
-        self.pbx.reconcile_queues(QueueSnapshot.from_items(reply.item_fields()))
-
-    def _apply_channels(self, reply: ListReply) -> None:
-        self.pbx.reconcile_channels(item.fields for item in reply.items)
-
-    def _apply_bridges(self, reply: ListReply) -> None:
-        self.pbx.reconcile_bridges(item.fields for item in reply.items)
 
     # -- events -------------------------------------------------------------------------------------
 
@@ -463,6 +435,48 @@ class AMIService:
             return
         self._state = state
         log.log(level, message, *args)
+
+
+# The snapshots of a reconcile, in order; each is taken only when ListCommands permits it.
+SNAPSHOT_ACTIONS = ("QueueStatus", "CoreShowChannels", "BridgeList", "CoreSettings", "CoreStatus")
+
+
+async def take_snapshots(session: Session, pbx: PBX, *, list_timeout: float = 60.0) -> dict[str, str | None]:
+    """Run every snapshot action the session may run and fold each reply into the model.
+
+    Returns, for each action sent, ``None`` when it worked or Asterisk's error message. Shared by the
+    service's reconcile loop and ``ami-exporter check``. A lost connection or a timeout propagates.
+    Each list is applied by the session at the point of the stream where its "...Complete" arrives,
+    before the events Asterisk flushes right after it.
+    """
+
+    def apply_queues(reply: ListReply) -> None:
+        pbx.reconcile_queues(QueueSnapshot.from_items(reply.item_fields()))
+
+    def apply_channels(reply: ListReply) -> None:
+        pbx.reconcile_channels(item.fields for item in reply.items)
+
+    def apply_bridges(reply: ListReply) -> None:
+        pbx.reconcile_bridges(item.fields for item in reply.items)
+
+    lists = {"QueueStatus": apply_queues, "CoreShowChannels": apply_channels, "BridgeList": apply_bridges}
+    permitted = session.permitted or frozenset()
+    outcomes: dict[str, str | None] = {}
+    for name in SNAPSHOT_ACTIONS:
+        if name not in permitted:
+            continue
+        try:
+            if name in lists:
+                await session.list_action(name, timeout=list_timeout, apply=lists[name])
+            elif name == "CoreSettings":
+                pbx.system.core_settings((await session.action(name)).fields)
+            else:
+                pbx.system.core_status((await session.action(name)).fields)
+        except AMIError as error:
+            outcomes[name] = error.message or "error"
+        else:
+            outcomes[name] = None
+    return outcomes
 
 
 def _describe(error: BaseException) -> str:

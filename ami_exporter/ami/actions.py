@@ -20,6 +20,20 @@ QUERY_ACTIONS = frozenset(
 
 READ_ONLY_ACTIONS = SESSION_ACTIONS | QUERY_ACTIONS
 
+# The write classes that let a user run each query action in Asterisk 22: any one of them suffices;
+# empty means authority 0 (every logged-in user). What ListCommands prints as "(Priv: ...)" for a
+# write=all user (a test compares this table with the recorded reply). ``ami-exporter check`` tells
+# from it which manager.conf ``write =`` class would enable a missing snapshot.
+QUERY_ACTION_WRITE_CLASSES: dict[str, frozenset[str]] = {
+    "Ping": frozenset(),
+    "QueueStatus": frozenset(),
+    "QueueSummary": frozenset(),
+    "BridgeList": frozenset(),
+    "CoreStatus": frozenset({"system", "reporting"}),
+    "CoreSettings": frozenset({"system", "reporting"}),
+    "CoreShowChannels": frozenset({"system", "reporting"}),
+}
+
 # The events that make up the replies of the list actions above (items and completions). They are
 # always parsed, whatever the session's event filter says: a reply must never be skipped.
 LIST_REPLY_EVENTS = frozenset(

@@ -125,6 +125,7 @@ class Session:
         self._prefix = f"{action_id_prefix}-"
         self._banner: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[DisconnectReason] = asyncio.get_running_loop().create_future()
+        self.banner = ""  # the server's first line, e.g. "Asterisk Call Manager/11.0.0"
         self.ami_version = ""
         self.permitted: frozenset[str] | None = None  # from ListCommands; None = not asked yet
         self.logged_in = False
@@ -225,6 +226,7 @@ class Session:
             elif kind is Kind.RESPONSE:
                 self._response(message)
             elif not self._banner.done():
+                self.banner = message.name
                 self.ami_version = message.name.rpartition("/")[2]
                 self._banner.set_result(self.ami_version)
         if decoder.skipped:
@@ -375,8 +377,7 @@ class Session:
     async def discover_permitted(self, timeout: float = 10.0) -> frozenset[str]:
         """Ask ``ListCommands`` which actions this user may run (it raises no security event)."""
         reply = await self.action("ListCommands", timeout=timeout)
-        listed = {key for key, _ in reply.headers if key not in {"Response", "ActionID", "Message", ""}}
-        self.permitted = frozenset(listed)
+        self.permitted = listed_actions(reply)
         return self.permitted
 
     async def logoff(self, timeout: float = 1.0) -> None:
@@ -385,6 +386,11 @@ class Session:
             return
         with contextlib.suppress(AMIError, ConnectionLostError, TimeoutError, ForbiddenActionError):
             await self.action("Logoff", timeout=timeout)
+
+
+def listed_actions(reply: Message) -> frozenset[str]:
+    """The action names of a ``ListCommands`` reply (one ``Name: synopsis (Priv: ...)`` line each)."""
+    return frozenset(key for key, _ in reply.headers if key not in {"Response", "ActionID", "Message", ""})
 
 
 def _with_list_replies(wants: Callable[[str], bool] | None) -> Callable[[str], bool] | None:

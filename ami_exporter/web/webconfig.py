@@ -58,8 +58,8 @@ successful checks are cached for a short time (see :func:`basic_auth_middleware`
 
 Neither passwords nor hashes are ever logged or put into error messages or reprs.
 
-PyYAML and bcrypt are optional dependencies (the ``web-config`` extra); they are imported only when a web
-config file is actually loaded or basic auth is used.
+PyYAML and bcrypt are regular dependencies, imported only when a web config file is actually loaded or
+basic auth is used (the exporter without ``--web.config.file`` does not pay for them at start-up).
 """
 
 from __future__ import annotations
@@ -295,12 +295,7 @@ def load_web_config(path: str | os.PathLike[str]) -> WebConfig:
     TLS files are loaded here already, so a bad certificate, key or CA fails at start-up.
     Raises :class:`WebConfigError` (a :class:`ValueError`) with a one-line message on any problem.
     """
-    try:
-        import yaml
-    except ImportError:  # pragma: no cover - depends on the installed extras
-        raise WebConfigError(
-            "--web.config.file needs PyYAML and bcrypt: pip install 'ami-exporter[web-config]'"
-        ) from None
+    import yaml
 
     config_path = Path(path)
     try:

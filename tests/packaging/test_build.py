@@ -73,7 +73,11 @@ def test_wheel_contents_and_metadata(dist: Path) -> None:
     assert "Typing :: Typed" in metadata.get_all("Classifier", [])
     urls = metadata.get_all("Project-URL", [])
     assert any(u.startswith("Changelog, ") for u in urls) and any(u.startswith("Issues, ") for u in urls)
-    assert "web-config" in metadata.get_all("Provides-Extra", [])
+    assert "web-config" in metadata.get_all("Provides-Extra", [])  # empty, kept for old install commands
+    # --web.config.file works on a plain install: bcrypt and PyYAML are unconditional requirements.
+    requires = {r.split(">")[0].split(";")[0].strip(): r for r in metadata.get_all("Requires-Dist", [])}
+    for name in ("bcrypt", "PyYAML", "aiohttp"):
+        assert name in requires and "extra" not in requires[name], requires
     assert "ami-exporter = ami_exporter.cli:main" in entry_points
 
 
@@ -139,7 +143,7 @@ def test_dockerfile_pip_steps_replayed_from_the_build_context(tmp_path: Path) ->
     wheels = tmp_path / "wheels"
     pip = [sys.executable, "-m", "pip"]
     run(
-        [*pip, "wheel", "--quiet", "--no-cache-dir", "--wheel-dir", str(wheels), ".[web-config]"], cwd=context
+        [*pip, "wheel", "--quiet", "--no-cache-dir", "--wheel-dir", str(wheels), "."], cwd=context
     )
     assert (wheels / f"ami_exporter-{VERSION}-py3-none-any.whl").exists()
     run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")])
@@ -161,5 +165,5 @@ def test_dockerfile_pip_steps_replayed_from_the_build_context(tmp_path: Path) ->
     assert not (tmp_path / "venv" / "bin" / "pip").exists()
     version = run([str(tmp_path / "venv" / "bin" / "ami-exporter"), "--version"], cwd=tmp_path).stdout
     assert version.strip() == f"ami-exporter {VERSION}"
-    # The image must be able to load a web config: the extra's modules are installed.
+    # The image must be able to load a web config: PyYAML and bcrypt are dependencies.
     run([str(python), "-c", "import yaml, bcrypt, ami_exporter.web.webconfig"])
