@@ -24,7 +24,12 @@ log = logging.getLogger("ami_exporter")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    config = parse_args(sys.argv[1:] if argv is None else argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["check"]:  # the one subcommand; everything else is the exporter's flags
+        from .check import main as check_main
+
+        return check_main(args[1:])
+    config = parse_args(args)
     logs.configure(config.log_level, config.log_format)
     middlewares: list[Middleware] = []
     ssl_context: ssl.SSLContext | None = None

@@ -89,7 +89,7 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(ENV_PREFIX + name, default)
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One clear line and exit code 2, instead of argparse's usage dump.
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -164,7 +164,7 @@ def add_ami_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="ami-exporter",
         description="Prometheus exporter for the Asterisk PBX, fed by a read-only AMI session. "
         f"The AMI secret is read from ${SECRET_ENV} or --ami.secret-file, never from a flag. "

@@ -174,6 +174,10 @@ class Session:
     def decoder(self) -> Decoder:
         return self._decoder
 
+    def extra_info(self, name: str) -> Any:
+        """A transport detail (``sockname``, ``peername``, ``ssl_object``, ...); None when unknown."""
+        return self._transport.get_extra_info(name) if self._transport is not None else None
+
     def close(self, reason: DisconnectReason = DisconnectReason.EOF) -> None:
         """Close now; pending actions fail with :class:`ConnectionLostError`."""
         if not self.closed.done():

@@ -1,0 +1,329 @@
+"""Steps 2 to 6 of ``ami-exporter check``: login, privileges, events, snapshot and the web config.
+
+Each step appends findings to its :class:`~.report.Step`; none raises for anything the server or
+the files do (a lost connection is a finding too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..ami.actions import QUERY_ACTION_WRITE_CLASSES
+from ..ami.client import AMIError, AuthenticationError, ConnectionLostError, Session, listed_actions
+from ..ami.protocol import Message
+from ..pbx import PBX
+from ..service import SNAPSHOT_ACTIONS, AMISettings, SecretError, take_snapshots
+from . import knowledge
+from .report import Status, Step
+
+# -- 2. login --------------------------------------------------------------------------------------
+
+
+async def login_step(step: Step, session: Session, settings: AMISettings) -> bool:
+    user = settings.username
+    try:
+        secret = settings.secret.read()
+    except SecretError as error:
+        step.add(Status.FAIL, str(error), "set AMI_EXPORTER_SECRET or pass a readable --ami.secret-file")
+        return False
+    try:
+        method = await session.login(
+            user, secret, auth=settings.auth, events=settings.events, timeout=settings.action_timeout
+        )
+    except AuthenticationError as error:
+        _authentication_failed(step, session, user, str(error))
+        return False
+    except (AMIError, ConnectionLostError, TimeoutError) as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else str(error)
+        step.add(
+            Status.FAIL,
+            f"login as {user!r} did not complete: {reason}",
+            "check Asterisk's log (full or messages) around this time; retry with --ami.timeout raised",
+        )
+        return False
+    step.facts["method"] = method
+    tls = settings.ssl_context is not None
+    if method == "md5":
+        step.add(
+            Status.OK, f"logged in as {user!r} with the MD5 challenge (the secret never crossed the wire)"
+        )
+    elif settings.auth == "plain":
+        status = Status.OK if tls else Status.NOTE
+        step.add(
+            status,
+            f"logged in as {user!r} with a plain login"
+            + ("" if tls else ": the secret crossed the network in clear text"),
+            "" if tls else "use the default --ami.auth md5 (or --ami.tls)",
+        )
+    else:
+        step.add(
+            Status.WARN,
+            f"logged in as {user!r}, but only with a plain login: the server refused the MD5 challenge, "
+            "so the secret crossed the network" + (" (inside TLS)" if tls else " in clear text"),
+            "Asterisk refuses Challenge for users without a plain-text secret in manager.conf; keep "
+            "'secret =' there (not a hash)",
+        )
+    return True
+
+
+def _authentication_failed(step: Step, session: Session, user: str, message: str) -> None:
+    sockname = session.extra_info("sockname")
+    here = f" (this host connected from {sockname[0]})" if isinstance(sockname, tuple) and sockname else ""
+    step.add(
+        Status.FAIL,
+        f"Asterisk refused the login as {user!r}: {message}",
+        f"on the Asterisk host: asterisk -rx 'manager show user {user}'; its security log names the cause",
+        [
+            "Asterisk answers the same 'Authentication failed' for three different causes:",
+            "  wrong secret: manager.conf's secret differs from AMI_EXPORTER_SECRET or --ami.secret-file"
+            " (security event InvalidPassword, or ChallengeResponseFailed with the MD5 login)",
+            f"  unknown user: no [{user}] section, or manager.conf not reloaded (security event"
+            " InvalidAccountID)",
+            f"  address not permitted: a deny=/permit= line of [{user}] excludes the address Asterisk sees"
+            f"{here} (security event FailedACL)",
+            "The security events show in Asterisk's security log (logger.conf: security => security) and"
+            " to any AMI user with read = security.",
+        ],
+    )
+
+
+# -- 3. privileges ---------------------------------------------------------------------------------
+
+# Without ListCommands the exporter uses only the actions every user may run (authority 0).
+_AUTHORITY_ZERO = frozenset(name for name, classes in QUERY_ACTION_WRITE_CLASSES.items() if not classes)
+
+
+async def privileges_step(
+    step: Step, session: Session, settings: AMISettings, permit_address: str | None
+) -> None:
+    user = settings.username
+    try:
+        reply = await session.action("ListCommands", timeout=settings.action_timeout)
+    except (AMIError, TimeoutError) as error:
+        session.permitted = _AUTHORITY_ZERO
+        reason = "timed out" if isinstance(error, TimeoutError) else str(error)
+        step.add(
+            Status.WARN,
+            f"ListCommands failed ({reason}): the exporter would use only "
+            f"{', '.join(sorted(_AUTHORITY_ZERO))}",
+            "check Asterisk's log; ListCommands needs no privilege",
+        )
+        privileges: dict[str, frozenset[str]] = {}
+    else:
+        session.permitted = listed_actions(reply)
+        privileges = knowledge.listed_privileges(reply)
+    permitted = session.permitted
+    step.facts["permitted_actions"] = sorted(permitted)
+    _families(step, permitted, user)
+    held = knowledge.held_write_classes(privileges)
+    step.facts["write_classes"] = sorted(held)
+    excess = sorted(set(held) - knowledge.USABLE_WRITE_CLASSES)
+    step.facts["excess_write_classes"] = excess
+    if not excess:
+        usable = ",".join(sorted(knowledge.USABLE_WRITE_CLASSES))
+        step.add(Status.OK, f"no write class beyond what the exporter can use (write = {usable} at most)")
+        return
+    for write_class in excess:
+        actions = held[write_class]
+        shown = ", ".join(actions[:5]) + (", ..." if len(actions) > 5 else "")
+        step.add(Status.WARN, f"write = {write_class}: {user!r} may run {shown}; the exporter never needs it")
+    step.add(
+        Status.WARN,
+        f"{user!r} holds write classes the exporter never uses ({', '.join(excess)}); least privilege is:",
+        f"replace [{user}] in manager.conf with the section above, then: asterisk -rx 'manager reload'",
+        knowledge.least_privilege_block(user, settings.events, permit_address),
+    )
+
+
+def _families(step: Step, permitted: frozenset[str], user: str) -> None:
+    """Per metric family: available, degraded (an optional snapshot is not permitted: NOTE with the
+    write class that enables it) or unavailable (an action every user may run is missing: FAIL)."""
+    states: dict[str, dict[str, object]] = {}
+    for family in knowledge.FAMILIES:
+        missing = knowledge.missing_snapshots(family, permitted)
+        unprivileged = [action for action in missing if not QUERY_ACTION_WRITE_CLASSES.get(action)]
+        state = "unavailable" if unprivileged else "degraded" if missing else "available"
+        states[family.key] = {
+            "state": state,
+            "metrics": family.metrics,
+            "snapshots": list(family.snapshots),
+            "missing": missing,
+            "read": list(family.read),
+        }
+        if not missing:
+            sources = [f"{action} snapshot" for action in family.snapshots]
+            sources += [f"{read_class} events" for read_class in family.read]
+            step.add(Status.OK, f"{family.title}: {', '.join(sources)}")
+            continue
+        if unprivileged:
+            status = Status.FAIL
+            offered = ", ".join(unprivileged)
+            fix = f"ListCommands did not offer {offered}, which any user may run: check Asterisk's log"
+        else:
+            status = Status.NOTE
+            write_class = knowledge.enabling_class(missing)
+            fix = (
+                f"add {write_class} to write= of [{user}] in manager.conf to let it run {', '.join(missing)}"
+            )
+        step.add(
+            status,
+            f"{family.title} ({family.metrics}): {state}, {', '.join(missing)} not permitted: "
+            f"{family.without}",
+            fix,
+        )
+    step.facts["families"] = states
+
+
+# -- 4. events -------------------------------------------------------------------------------------
+
+
+class EventObserver:
+    """Collects the classes (``Privilege:``) and names of the events a session receives."""
+
+    def __init__(self, mask: str) -> None:
+        self.mask = [c for c in mask.split(",") if c]
+        self.classes: Counter[str] = Counter()
+        self.names_by_class: dict[str, Counter[str]] = {}
+        self.fully_booted = False
+        self.all_seen = asyncio.Event()
+
+    def on_event(self, message: Message) -> None:
+        if message.name == "FullyBooted":
+            self.fully_booted = True
+        for event_class in knowledge.privilege_classes(message.fields.get("Privilege")):
+            self.classes[event_class] += 1
+            self.names_by_class.setdefault(event_class, Counter())[message.name] += 1
+        if all(c in self.classes for c in self.mask):
+            self.all_seen.set()
+
+    async def wait(self, seconds: float, closed: asyncio.Future[object]) -> None:
+        """Until every class of the mask arrived, the session closed, or ``seconds`` passed."""
+        if seconds <= 0:
+            return
+        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(self.all_seen.wait()), closed]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiters[0].cancel()
+
+
+def events_step(step: Step, observer: EventObserver, waited: float) -> None:
+    mask = observer.mask
+    step.facts["mask"] = ",".join(mask)
+    step.facts["seen"] = dict(sorted(observer.classes.items()))
+    for event_class in mask:
+        count = observer.classes.get(event_class, 0)
+        fed = ", ".join(family.title for family in knowledge.families_fed_by(event_class))
+        if count:
+            names = observer.names_by_class[event_class].most_common(3)
+            examples = ", ".join(name for name, _ in names)
+            proof = " (FullyBooted at login)" if event_class == "system" and observer.fully_booted else ""
+            step.add(Status.OK, f"{event_class}: {count} event(s){proof}: {examples}")
+        elif event_class == "system":
+            step.add(
+                Status.FAIL,
+                "system: no FullyBooted at login, so this user does not receive system events "
+                f"({fed} would stay empty)",
+                f"add system to read= in manager.conf (read = {','.join(mask)}), unless Asterisk was "
+                "still starting",
+            )
+        else:
+            step.add(
+                Status.NOTE,
+                f"{event_class}: not seen in {waited:g}s (idle?); it feeds {fed}",
+                f"if the PBX had traffic, check that read= in manager.conf includes {event_class}",
+            )
+    outside = sorted(set(observer.classes) - set(mask))
+    if outside:
+        step.add(
+            Status.WARN,
+            f"events of classes outside the Events: mask arrived ({', '.join(outside)}): Asterisk did not "
+            f"apply the mask {','.join(mask)}",
+            "the exporter would receive and skip them (CPU); narrow read= in manager.conf to "
+            f"{','.join(mask)}",
+        )
+        step.facts["mask_applied"] = False
+    elif observer.classes:
+        step.add(Status.OK, f"the Events: mask {','.join(mask)} was applied (no other classes arrived)")
+        step.facts["mask_applied"] = True
+    else:
+        step.facts["mask_applied"] = None
+
+
+# -- 5. snapshot -----------------------------------------------------------------------------------
+
+
+async def snapshot_step(step: Step, session: Session, settings: AMISettings) -> None:
+    pbx = PBX()
+    try:
+        outcomes = await take_snapshots(session, pbx, list_timeout=settings.list_timeout)
+    except (ConnectionLostError, TimeoutError) as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else str(error)
+        step.add(Status.FAIL, f"the snapshot did not complete: {reason}", "check Asterisk's load and log")
+        return
+    step.facts["actions"] = {name: failure or "ok" for name, failure in outcomes.items()}
+    for name, failure in outcomes.items():
+        if failure is not None:
+            queues = name == "QueueStatus"
+            fix = "is app_queue loaded? asterisk -rx 'module show like app_queue'" if queues else ""
+            step.add(Status.FAIL if queues else Status.WARN, f"{name} failed: {failure}", fix)
+        else:
+            step.add(Status.OK, f"{name}: {_found(name, pbx)}")
+    skipped = [name for name in SNAPSHOT_ACTIONS if name not in outcomes]
+    if skipped:
+        step.add(Status.SKIP, f"not permitted, not taken: {', '.join(skipped)}")
+
+
+def _found(action: str, pbx: PBX) -> str:
+    if action == "QueueStatus":
+        queues = list(pbx.queues.queues.values())
+        members = sum(len(queue.members) for queue in queues)
+        paused = sum(1 for queue in queues for member in queue.members.values() if member.paused)
+        callers = sum(len(queue.callers) for queue in queues)
+        return f"{len(queues)} queue(s), {members} member(s) ({paused} paused), {callers} caller(s) waiting"
+    if action == "CoreShowChannels":
+        return f"{len(pbx.channels.channels)} channel(s)"
+    if action == "BridgeList":
+        return f"{len(pbx.channels.bridges)} bridge(s)"
+    state = pbx.system.state
+    if action == "CoreSettings":
+        return f"Asterisk {state.version or '(no version)'}, AMI {state.ami_version or '?'}"
+    current = "?" if state.current_channels is None else state.current_channels
+    return f"{current} active channel(s) per Asterisk (CoreCurrentCalls)"
+
+
+# -- 6. web config ---------------------------------------------------------------------------------
+
+
+def web_config_step(step: Step, path: Path | None) -> None:
+    if path is None:
+        step.add(Status.SKIP, "no --web.config.file given: /metrics is served over plain HTTP, without auth")
+        return
+    from ..web.webconfig import WebConfigError, load_web_config
+
+    try:
+        config = load_web_config(path)
+        config.ssl_context()  # what the exporter builds at start-up: certificates must load
+    except WebConfigError as error:
+        step.add(Status.FAIL, f"{path}: {error}", "the exporter would refuse to start with this file")
+        return
+    parts: list[str] = []
+    if config.tls is not None:
+        parts.append(f"TLS (client certificates: {config.tls.client_auth_type})")
+    else:
+        parts.append("no TLS")
+    users = len(config.basic_auth_users)
+    parts.append(f"basic auth for {users} user(s)" if users else "no basic auth")
+    if config.headers:
+        parts.append(f"{len(config.headers)} extra header(s)")
+    step.facts["tls"] = config.tls is not None
+    step.facts["basic_auth_users"] = users
+    step.add(Status.OK, f"{path} is valid: {', '.join(parts)}")
+
+
+def skip_all(steps: Iterable[Step], reason: str) -> None:
+    for step in steps:
+        step.add(Status.SKIP, reason)
