@@ -13,6 +13,7 @@ from .. import logs
 from ..config import ConfigError, Parser, add_ami_flags, ami_settings, parse_duration
 from ..service import SECRET_ENV
 from .render import render_json, render_text
+from .report import Report
 from .runner import DEFAULT_WAIT, CheckOptions, run_check
 
 
@@ -62,11 +63,17 @@ async def run(argv: Sequence[str], out: TextIO) -> int:
     """Parse, check, print the report to ``out``; returns the exit status (bad flags: SystemExit 2)."""
     options, args = parse_options(argv)
     logs.configure(args.log_level, args.log_format)
-    report = await run_check(options)
-    out.write(render_json(report) if args.output == "json" else render_text(report))
-    out.flush()
-    return report.exit_code
+    return _print(await run_check(options), args, out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return asyncio.run(run(sys.argv[1:] if argv is None else argv, sys.stdout))
+    # Flags are parsed before any event loop starts: a bad flag is one line and exit status 2.
+    options, args = parse_options(sys.argv[1:] if argv is None else argv)
+    logs.configure(args.log_level, args.log_format)
+    return _print(asyncio.run(run_check(options)), args, sys.stdout)
+
+
+def _print(report: Report, args: argparse.Namespace, out: TextIO) -> int:
+    out.write(render_json(report) if args.output == "json" else render_text(report))
+    out.flush()
+    return report.exit_code

@@ -256,7 +256,7 @@ def classify(data: bytes) -> ProbeResult:
     first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
     if data[:1] in (b"\x15", b"\x16") and data[1:2] == b"\x03":  # a TLS alert or handshake record
         return ProbeResult("tls")
-    if data.startswith(b"HTTP/"):
+    if data.startswith(b"HTTP/") or data.lstrip()[:14].lower() in (b"<!doctype html", b"<html>"):
         return ProbeResult("http", first_line)
     if first_line.startswith(AMI_BANNER_PREFIX):
         return ProbeResult("ami_late", first_line)

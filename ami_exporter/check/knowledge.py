@@ -32,8 +32,9 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "queues",
         "queue state",
-        "asterisk_queue_callers, asterisk_queue_members*, asterisk_queue_longest_wait_seconds, "
-        "asterisk_queue_stats_*, asterisk_queue_member_*",
+        "asterisk_queue_callers, asterisk_queue_longest_wait_seconds, asterisk_queue_members*, "
+        "asterisk_queue_member_*, asterisk_queue_stats_*, asterisk_queue_service_level_seconds, "
+        "asterisk_queue_max_callers",
         read=("agent",),
         snapshots=("QueueStatus",),
         without="queue state would come from events only and drift after every reconnect",

@@ -259,7 +259,8 @@ def events_step(step: Step, observer: EventObserver, waited: float) -> None:
 async def snapshot_step(step: Step, session: Session, settings: AMISettings) -> None:
     pbx = PBX()
     try:
-        outcomes = await take_snapshots(session, pbx, list_timeout=settings.list_timeout)
+        # --ami.timeout per list, not the exporter's generous list timeout: a check must end soon.
+        outcomes = await take_snapshots(session, pbx, list_timeout=settings.action_timeout)
     except (ConnectionLostError, TimeoutError) as error:
         reason = "timed out" if isinstance(error, TimeoutError) else str(error)
         step.add(Status.FAIL, f"the snapshot did not complete: {reason}", "check Asterisk's load and log")

@@ -142,9 +142,7 @@ def test_dockerfile_pip_steps_replayed_from_the_build_context(tmp_path: Path) ->
         shutil.copy2(REPO / relative, target)
     wheels = tmp_path / "wheels"
     pip = [sys.executable, "-m", "pip"]
-    run(
-        [*pip, "wheel", "--quiet", "--no-cache-dir", "--wheel-dir", str(wheels), "."], cwd=context
-    )
+    run([*pip, "wheel", "--quiet", "--no-cache-dir", "--wheel-dir", str(wheels), "."], cwd=context)
     assert (wheels / f"ami_exporter-{VERSION}-py3-none-any.whl").exists()
     run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")])
     python = tmp_path / "venv" / "bin" / "python"
