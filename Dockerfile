@@ -5,6 +5,7 @@
 #
 #   docker build -t ami-exporter --build-arg VERSION="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' ami_exporter/__init__.py)" .
 #   docker run --rm -p 9815:9815 ami-exporter --demo                 # simulated call centre, no Asterisk
+#   docker run --rm -e AMI_EXPORTER_SECRET ami-exporter check --ami.address=pbx.example.net:5038  # diagnose
 #   docker run -d -p 9815:9815 \
 #       -e AMI_EXPORTER_ADDRESS=pbx.example.net:5038 -e AMI_EXPORTER_USERNAME=ami_exporter \
 #       -e AMI_EXPORTER_SECRET_FILE=/run/secrets/ami_secret \
@@ -49,31 +50,38 @@ LABEL org.opencontainers.image.title="ami-exporter" \
       org.opencontainers.image.url="https://github.com/ami-exporter/ami-exporter" \
       org.opencontainers.image.documentation="https://github.com/ami-exporter/ami-exporter/blob/main/docs/operations.md"
 
+# AMI_EXPORTER_WEB_LISTEN_ADDRESS: every interface of the container, also for --demo (which otherwise
+# listens on loopback only: unreachable through -p from the host). --web.listen-address overrides it.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
-    PATH=/opt/venv/bin:$PATH
+    PATH=/opt/venv/bin:$PATH \
+    AMI_EXPORTER_WEB_LISTEN_ADDRESS=:9815
 
 # The wheels are bind-mounted from the build stage, so they never become a layer of this image.
 # The venv gets no pip of its own: the base image's pip installs into it (pip --python). Versions
-# are the ones resolved in the build stage: every wheel there is installed, offline.
+# are the ones resolved in the build stage: every wheel there is installed, offline. The group is created
+# first with GID 10001, so that the user's primary group is the 10001 of USER 10001:10001 (useradd
+# --user-group would pick a free system GID such as 999).
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv --without-pip /opt/venv \
     && pip --python /opt/venv/bin/python install --no-cache-dir --no-index --find-links /wheels /wheels/*.whl \
-    && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+    && groupadd --system --gid 10001 ami-exporter \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin ami-exporter
 
 USER 10001:10001
 EXPOSE 9815
 
 # Liveness only: /-/healthy answers 200 while the process runs (it is exempt from basic auth);
-# /-/ready tells whether Asterisk is connected. No curl in the slim image, so Python's urllib.
-# HEALTHCHECK_URL overrides the URL, e.g. https://127.0.0.1:9815/-/healthy with --web.config.file
-# TLS; the certificate is not verified on this loopback probe. With client certificates required,
-# disable the health check (docker run --no-healthcheck; compose healthcheck: disable: true).
+# /-/ready tells whether Asterisk is connected. No curl in the slim image: ami_exporter.healthcheck
+# (Python's urllib) probes the first --web.listen-address of the running exporter (read from its
+# command line and environment), over https when --web.config.file enables TLS (not verified: it is a
+# loopback probe). HEALTHCHECK_URL overrides the URL. With client certificates required, disable the
+# health check (docker run --no-healthcheck; compose healthcheck: disable: true).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import os, ssl, urllib.request; urllib.request.urlopen(os.environ.get('HEALTHCHECK_URL', 'http://127.0.0.1:9815/-/healthy'), timeout=4, context=ssl._create_unverified_context())"]
+    CMD ["python", "-m", "ami_exporter.healthcheck"]
 
 # Exec form: the exporter is PID 1 and receives SIGTERM itself (it logs off from the AMI and exits).
 ENTRYPOINT ["ami-exporter"]

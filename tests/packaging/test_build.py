@@ -7,6 +7,7 @@ and the dependencies, as ``pip install`` does. ``build`` and ``twine`` come from
 from __future__ import annotations
 
 import email
+import json
 import os
 import shutil
 import subprocess
@@ -75,8 +76,10 @@ def test_wheel_contents_and_metadata(dist: Path) -> None:
     assert any(u.startswith("Changelog, ") for u in urls) and any(u.startswith("Issues, ") for u in urls)
     assert "web-config" in metadata.get_all("Provides-Extra", [])  # empty, kept for old install commands
     # --web.config.file works on a plain install: bcrypt and PyYAML are unconditional requirements.
-    requires = {r.split(">")[0].split(";")[0].strip(): r for r in metadata.get_all("Requires-Dist", [])}
-    for name in ("bcrypt", "PyYAML", "aiohttp"):
+    requires = {
+        r.split(">")[0].split(";")[0].strip().lower(): r for r in metadata.get_all("Requires-Dist", [])
+    }
+    for name in ("bcrypt", "pyyaml", "aiohttp"):
         assert name in requires and "extra" not in requires[name], requires
     assert "ami-exporter = ami_exporter.cli:main" in entry_points
 
@@ -116,20 +119,30 @@ def test_wheel_installs_in_a_fresh_venv_and_runs(dist: Path, tmp_path: Path) -> 
     assert version.strip() == f"ami-exporter {VERSION}"
     module = run([str(bin_dir / "python"), "-m", "ami_exporter", "--version"], env=env, cwd=tmp_path).stdout
     assert module.strip() == f"ami-exporter {VERSION}"
-    # Without the web-config extra, --web.config.file says what to install instead of a traceback.
+    # --web.config.file works on a plain install (PyYAML and bcrypt come with it): `check` loads a file
+    # with a bcrypt hash and says it is valid, even with no Asterisk to talk to.
     config = tmp_path / "web.yml"
-    config.write_text("{}\n")
+    password_hash = "$2b$04$" + "a" * 53  # a well-formed bcrypt hash (cost 4)
+    config.write_text(f"basic_auth_users:\n  alice: '{password_hash}'\n")
     proc = subprocess.run(
-        [str(bin_dir / "ami-exporter"), "--demo", f"--web.config.file={config}"],
+        [
+            str(bin_dir / "ami-exporter"),
+            "check",
+            "--ami.address=127.0.0.1:9",
+            f"--web.config.file={config}",
+            "--output=json",
+        ],
         capture_output=True,
         text=True,
         check=False,
-        env=env,
+        env={**env, "AMI_EXPORTER_SECRET": "not-used"},
         cwd=tmp_path,
         timeout=60,
     )
-    assert proc.returncode == 2
-    assert "pip install 'ami-exporter[web-config]'" in proc.stderr
+    assert proc.returncode == 2, proc.stderr  # nothing listens on port 9
+    steps = {step["step"]: step for step in json.loads(proc.stdout)["steps"]}
+    assert steps["web_config"]["status"] == "ok", steps["web_config"]
+    assert steps["web_config"]["facts"]["basic_auth_users"] == 1
 
 
 def test_dockerfile_pip_steps_replayed_from_the_build_context(tmp_path: Path) -> None:
