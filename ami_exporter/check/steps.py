@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..ami.actions import QUERY_ACTION_WRITE_CLASSES
@@ -187,15 +187,20 @@ class EventObserver:
         self.mask = [c for c in mask.split(",") if c]
         self.classes: Counter[str] = Counter()
         self.names_by_class: dict[str, Counter[str]] = {}
+        # Classes of events that matched no class of the mask: Asterisk did not apply it.
+        self.outside: Counter[str] = Counter()
         self.fully_booted = False
         self.all_seen = asyncio.Event()
 
     def on_event(self, message: Message) -> None:
         if message.name == "FullyBooted":
             self.fully_booted = True
-        for event_class in knowledge.privilege_classes(message.fields.get("Privilege")):
+        classes = knowledge.privilege_classes(message.fields.get("Privilege"))
+        for event_class in classes:
             self.classes[event_class] += 1
             self.names_by_class.setdefault(event_class, Counter())[message.name] += 1
+        if classes and classes.isdisjoint(self.mask):
+            self.outside.update(classes)
         if all(c in self.classes for c in self.mask):
             self.all_seen.set()
 
@@ -236,7 +241,7 @@ def events_step(step: Step, observer: EventObserver, waited: float) -> None:
                 f"{event_class}: not seen in {waited:g}s (idle?); it feeds {fed}",
                 f"if the PBX had traffic, check that read= in manager.conf includes {event_class}",
             )
-    outside = sorted(set(observer.classes) - set(mask))
+    outside = sorted(observer.outside)
     if outside:
         step.add(
             Status.WARN,
@@ -279,21 +284,36 @@ async def snapshot_step(step: Step, session: Session, settings: AMISettings) -> 
 
 
 def _found(action: str, pbx: PBX) -> str:
-    if action == "QueueStatus":
-        queues = list(pbx.queues.queues.values())
-        members = sum(len(queue.members) for queue in queues)
-        paused = sum(1 for queue in queues for member in queue.members.values() if member.paused)
-        callers = sum(len(queue.callers) for queue in queues)
-        return f"{len(queues)} queue(s), {members} member(s) ({paused} paused), {callers} caller(s) waiting"
-    if action == "CoreShowChannels":
-        return f"{len(pbx.channels.channels)} channel(s)"
-    if action == "BridgeList":
-        return f"{len(pbx.channels.bridges)} bridge(s)"
+    describe = _FOUND.get(action)
+    return describe(pbx) if describe is not None else "taken"
+
+
+def _queues_found(pbx: PBX) -> str:
+    queues = list(pbx.queues.queues.values())
+    members = sum(len(queue.members) for queue in queues)
+    paused = sum(1 for queue in queues for member in queue.members.values() if member.paused)
+    callers = sum(len(queue.callers) for queue in queues)
+    return f"{len(queues)} queue(s), {members} member(s) ({paused} paused), {callers} caller(s) waiting"
+
+
+def _version_found(pbx: PBX) -> str:
     state = pbx.system.state
-    if action == "CoreSettings":
-        return f"Asterisk {state.version or '(no version)'}, AMI {state.ami_version or '?'}"
-    current = "?" if state.current_channels is None else state.current_channels
-    return f"{current} active channel(s) per Asterisk (CoreCurrentCalls)"
+    return f"Asterisk {state.version or '(no version)'}, AMI {state.ami_version or '?'}"
+
+
+def _core_status_found(pbx: PBX) -> str:
+    current = pbx.system.state.current_channels
+    return f"{'?' if current is None else current} active channel(s) per Asterisk (CoreCurrentCalls)"
+
+
+# What each snapshot found, in the operator's words (an action without an entry: "taken").
+_FOUND: dict[str, Callable[[PBX], str]] = {
+    "QueueStatus": _queues_found,
+    "CoreShowChannels": lambda pbx: f"{len(pbx.channels.channels)} channel(s)",
+    "BridgeList": lambda pbx: f"{len(pbx.channels.bridges)} bridge(s)",
+    "CoreSettings": _version_found,
+    "CoreStatus": _core_status_found,
+}
 
 
 # -- 6. web config ---------------------------------------------------------------------------------
