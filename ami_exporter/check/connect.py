@@ -68,8 +68,18 @@ async def connect_step(step: Step, settings: AMISettings, on_event: EventCallbac
     except ssl.SSLError as error:
         _tls_handshake_failure(step, settings, error)
         return None
-    except (TimeoutError, ConnectionLostError) as error:
-        await _no_banner(step, settings, timed_out=isinstance(error, TimeoutError))
+    except TimeoutError:
+        await _no_banner(step, settings)
+        return None
+    except ConnectionLostError:
+        # Closed before we said anything: not a TLS port (those wait for our hello), rather an
+        # Asterisk that is restarting or something in front of it that accepts and drops.
+        step.add(
+            Status.FAIL,
+            f"{address} accepted the connection and closed it before any AMI banner",
+            "Asterisk restarting or at a connection limit, or a firewall/proxy that accepts and drops: "
+            "retry, and check Asterisk's log",
+        )
         return None
     except OSError as error:
         step.add(
@@ -163,7 +173,8 @@ def _tls_handshake_failure(step: Step, settings: AMISettings, error: ssl.SSLErro
     )
 
 
-async def _no_banner(step: Step, settings: AMISettings, *, timed_out: bool) -> None:
+async def _no_banner(step: Step, settings: AMISettings) -> None:
+    """Nothing arrived within the timeout: connect again and see what answers a Ping."""
     timeout = settings.connect_timeout
     result = await probe(settings, timeout)
     step.facts["probe"] = result.kind
@@ -203,15 +214,10 @@ async def _no_banner(step: Step, settings: AMISettings, *, timed_out: bool) -> N
             f"not an AMI server: {address} answered {result.first_line[:80]!r}",
             "point --ami.address at Asterisk's AMI port (manager.conf [general] port, 5038 by default)",
         )
-    else:  # silent, closed, error
-        what = (
-            f"sent nothing within {timeout:g}s"
-            if timed_out
-            else "closed the connection before any AMI banner"
-        )
+    else:  # silent, or an error on the second connection
         step.add(
             Status.FAIL,
-            f"no AMI banner: {address} accepted the connection but {what}",
+            f"no AMI banner: {address} accepted the connection but sent nothing within {timeout:g}s",
             "not an AMI port (a TLS port needs --ami.tls; SSH or another service?), or a proxy/firewall "
             "that holds connections: point --ami.address at the AMI port (5038 by default)",
         )
@@ -237,11 +243,16 @@ async def probe(settings: AMISettings, timeout: float) -> ProbeResult:
     try:
         writer.write(encode_action(_PROBE_ACTION, [("ActionID", "ami-exporter-check-probe")]))
         data = b""
-        with contextlib.suppress(TimeoutError, ConnectionError, ssl.SSLError, OSError):
+        try:
             async with asyncio.timeout(timeout):
                 data = await reader.read(512)
-                if not data:
-                    return ProbeResult("closed")
+        except ConnectionResetError:
+            return ProbeResult("closed")
+        except (TimeoutError, ssl.SSLError, OSError):
+            data = b""
+        else:
+            if not data:
+                return ProbeResult("closed")
         return classify(data)
     finally:
         writer.close()

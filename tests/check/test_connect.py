@@ -188,3 +188,19 @@ async def test_a_greeting_that_is_not_the_ami_banner(run_check: RunCheck) -> Non
 )
 def test_classify_first_bytes(data: bytes, kind: str) -> None:
     assert classify(data).kind == kind
+
+
+async def test_a_server_that_closes_before_the_banner(run_check: RunCheck) -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    try:
+        result = await run_check(f"--ami.address=127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    finally:
+        server.close()
+    assert result.code == 2
+    assert result.line("FAIL  127.0.0.1:").endswith(
+        "accepted the connection and closed it before any AMI banner"
+    )
+    assert "restarting" in result.line("fix:")
