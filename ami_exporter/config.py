@@ -19,7 +19,8 @@ from typing import NoReturn
 from . import __version__
 from .logs import LEVELS
 from .pbx.system import CDR_LABEL_FIELDS
-from .service import SECRET_ENV, AMISettings, SecretSource
+from .secret import SECRET_ENV, SecretSource
+from .service import AMISettings
 
 DEFAULT_PORT = 9815
 ENV_PREFIX = "AMI_EXPORTER_"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from .config import Config
-from .service import SecretSource
+from .secret import SecretSource
 from .simulator import Simulator, SimulatorConfig
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .ami.client import (
     DEFAULT_EVENT_MASK,
@@ -31,43 +29,10 @@ from .ami.client import (
 )
 from .ami.protocol import DEFAULT_MAX_FRAME_BYTES, Message
 from .pbx import PBX, QueueSnapshot
+from .secret import SecretError
+from .secret import SecretSource as SecretSource  # re-exported: settings are built with it
 
 log = logging.getLogger(__name__)
-
-SECRET_ENV = "AMI_EXPORTER_SECRET"
-
-
-class SecretError(Exception):
-    """The AMI secret could not be read."""
-
-
-@dataclass(frozen=True, slots=True)
-class SecretSource:
-    """Where the AMI secret comes from: an environment variable or a file, never argv.
-
-    The file is re-read on every login attempt, so fixing it recovers without a restart.
-    """
-
-    file: Path | None = None
-    env_var: str = SECRET_ENV
-    value: str | None = None  # in-process use only (the demo's simulator); never from the CLI
-
-    def read(self) -> str:
-        if self.value is not None:
-            return self.value
-        if self.file is not None:
-            try:
-                text = self.file.read_text(encoding="utf-8")
-            except OSError as error:
-                raise SecretError(f"cannot read the AMI secret file {self.file}: {error.strerror}") from None
-            return text.rstrip("\r\n")
-        value = os.environ.get(self.env_var)
-        if value is None:
-            raise SecretError(f"no AMI secret: set {self.env_var} or pass --ami.secret-file")
-        return value
-
-    def __repr__(self) -> str:  # never show a secret, even by accident
-        return f"SecretSource(file={self.file!r}, env_var={self.env_var!r}, value=<hidden>)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +41,7 @@ class AMISettings:
     port: int = 5038
     username: str = "exporter"
     secret: SecretSource = field(default_factory=SecretSource)
-    auth: str = "md5"
+    auth: str = "auto"  # one of ami.client.AUTH_MODES
     events: str = DEFAULT_EVENT_MASK
     ping_interval: float = 10.0
     reconcile_interval: float = 30.0
@@ -169,6 +134,7 @@ class AMIService:
         self._reconciled_once = False
         self._queue_status_warned = False
         self._logged_in_at = 0.0  # monotonic time of the current session's login
+        self._plain_fallback_warned = False
         self.sent_actions: Counter[str] = Counter()  # all sessions, by action: audited by tests
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -269,6 +235,8 @@ class AMIService:
                 _describe(error),
             )
             return
+        finally:
+            self._warn_plain_fallback(session)
         self.status.logins["success"] += 1
         self.status.up = True
         self._logged_in_at = time.monotonic()
@@ -427,6 +395,17 @@ class AMIService:
                 session.shutdown_seen = True
 
     # -- logging ----------------------------------------------------------------------------------
+
+    def _warn_plain_fallback(self, session: Session) -> None:
+        """``--ami.auth auto`` sent the secret in plain text: say so once per process, not per login."""
+        if self.settings.auth != "auto" or session.login_method != "plain" or self._plain_fallback_warned:
+            return
+        self._plain_fallback_warned = True
+        log.warning(
+            "the AMI server at %s refused the MD5 challenge, so the secret was sent in plain text "
+            "(--ami.auth auto); logged once: use --ami.auth plain to accept this or md5 to refuse it",
+            self.settings.address,
+        )
 
     def _set_state(self, state: str, level: int, message: str, *args: object) -> None:
         """Log on state changes only: a PBX that refuses us every 30 s must not flood the log."""

@@ -37,6 +37,9 @@ SkippedCallback = Callable[[dict[str, int]], None]
 # nor reporting (RTCP). No spaces: Asterisk's class-list parser is whitespace-sensitive.
 DEFAULT_EVENT_MASK = "system,call,agent,cdr,security"
 
+# ``--ami.auth``: MD5 challenge only, MD5 then plain when the server refuses the challenge, plain.
+AUTH_MODES = ("md5", "auto", "plain")
+
 
 class DisconnectReason(enum.Enum):
     EOF = "eof"
@@ -129,6 +132,7 @@ class Session:
         self.ami_version = ""
         self.permitted: frozenset[str] | None = None  # from ListCommands; None = not asked yet
         self.logged_in = False
+        self.login_method: str | None = None  # "md5" or "plain" once a Login was sent
         self.shutdown_seen = False
         # How often each action was sent, for audits and tests: bounded by the allowlist, unlike
         # a list of every action (a Ping every 10 s is 8,640 entries a day).
@@ -344,33 +348,42 @@ class Session:
         username: str,
         secret: str,
         *,
-        auth: str = "md5",
+        auth: str = "auto",
         events: str = DEFAULT_EVENT_MASK,
         timeout: float = 10.0,
     ) -> str:
         """Log in; returns the method used (``md5`` or ``plain``).
 
-        ``auth="md5"`` uses the challenge (the secret never crosses the wire) and falls back to
-        plain when the server refuses ``Challenge``; ``auth="md5-only"`` does not fall back.
+        ``auth`` is one of :data:`AUTH_MODES`: ``md5`` uses the challenge only (the secret never
+        crosses the wire) and a refused ``Challenge`` is an :class:`AuthenticationError`;
+        ``auto`` tries the challenge and falls back to a plain login when it is refused (the
+        caller learns it from the returned method); ``plain`` sends the secret.
         """
+        if auth not in AUTH_MODES:
+            raise ValueError(f"unknown AMI login method {auth!r} (expected one of {', '.join(AUTH_MODES)})")
         fields: dict[str, str] = {"Username": username}
         method = "plain"
-        if auth in {"md5", "md5-only"}:
+        if auth != "plain":
             try:
                 challenge = await self.action("Challenge", {"AuthType": "MD5"}, timeout=timeout)
-            except AMIError:
-                if auth == "md5-only":
-                    raise
-                log.warning("AMI server refused an MD5 challenge; logging in with a plain secret")
+            except AMIError as error:
+                if auth == "md5":
+                    raise AuthenticationError(
+                        f"the server refused the MD5 challenge ({error.message or 'no reason given'}) and "
+                        "--ami.auth is md5; use --ami.auth auto or plain to allow a plaintext login"
+                    ) from None
+                log.debug(
+                    "the AMI server refused the MD5 challenge (%s); logging in with plain", error.message
+                )
             else:
-                digest = hashlib.md5(
-                    (challenge.fields.get("Challenge", "") + secret).encode("utf-8")
-                ).hexdigest()
-                fields.update({"AuthType": "MD5", "Key": digest})
+                # The bytes Asterisk hashes: its challenge, then the secret exactly as configured.
+                key = (challenge.fields.get("Challenge", "") + secret).encode("utf-8", "surrogateescape")
+                fields.update({"AuthType": "MD5", "Key": hashlib.md5(key).hexdigest()})
                 method = "md5"
         if method == "plain":
             fields["Secret"] = secret
         fields["Events"] = events
+        self.login_method = method
         try:
             await self.action("Login", fields, timeout=timeout)
         except AMIError as error:

@@ -313,29 +313,33 @@ class Decoder:
         return Message(kind, name, headers)
 
 
-def _check(text: str, what: str) -> str:
-    if "\r" in text or "\n" in text:
-        raise ValueError(f"AMI {what} must not contain CR or LF: {text!r}")
-    return text
+def _has_line_break(text: str) -> bool:
+    return "\r" in text or "\n" in text
 
 
 def encode_message(headers: Iterable[tuple[str, str]]) -> bytes:
-    """Encode header pairs as one CRLF frame, exactly as Asterisk writes them."""
+    """Encode header pairs as one CRLF frame, exactly as Asterisk writes them.
+
+    A value with CR or LF is refused: it would inject headers. The error names the header, never
+    the value: a value may be the AMI secret (``Secret``), and errors end up in logs.
+    """
     out: list[str] = []
     for key, value in headers:
-        _check(value, "value")
         if not key:
+            if _has_line_break(value):
+                raise ValueError("an AMI line without a key must not contain CR or LF")
             out.append(f"{value}\r\n")  # a colon-less line as the decoder keeps it
             continue
-        _check(key, "key")
-        if ":" in key:
-            raise ValueError(f"AMI key must not contain ':': {key!r}")
+        if _has_line_break(key) or ":" in key:
+            raise ValueError(f"AMI key {key!r} must not contain CR, LF or ':'")
+        if _has_line_break(value):
+            raise ValueError(f"the value of AMI header {key} must not contain CR or LF")
         out.append(f"{key}: {value}\r\n")
     out.append("\r\n")
     return "".join(out).encode("utf-8", "surrogateescape")
 
 
 def encode_action(name: str, fields: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> bytes:
-    """Encode an action. Values with CR or LF are refused: they would inject headers."""
+    """Encode an action. Values with CR or LF are refused (see :func:`encode_message`)."""
     pairs = fields.items() if isinstance(fields, Mapping) else fields
     return encode_message([("Action", name), *pairs])

@@ -94,6 +94,8 @@ class SimulatorConfig:
     pause_reasons: tuple[str, ...] = ("lunch", "break", "meeting", "training")
     scanner_rate: float = 0.0  # security events per simulated second from a "scanner"
     auth_failure_delay: float = 1.0  # real seconds before "Authentication failed"
+    # False: answer Challenge like an AMI proxy that does not implement it (tests --ami.auth).
+    challenge: bool = True
     banner: str = "Asterisk Call Manager/11.0.0"
     asterisk_version: str = "22.10.1"
     write_high_water: int = 64 * 1024  # transport buffer above which writes count as blocked

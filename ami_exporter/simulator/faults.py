@@ -33,7 +33,8 @@ class FaultsMixin:
         """Write the first half of a real event, then close the TCP connection (FIN, or RST with
         ``rst=True``). Returns the number of sessions dropped."""
         targets = self._targets(session_id)
-        member = next(iter(next(iter(self.model.queues.values())).members.values()), None)
+        queue = next(iter(self.model.queues.values()), None)
+        member = next(iter(queue.members.values()), None) if queue is not None else None
         if member is not None:
             frame = ev.member_event("QueueMemberStatus", member.blob()).wire()
         else:

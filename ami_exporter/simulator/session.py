@@ -464,6 +464,9 @@ def _events(s: Session, a: Action, aid: str | None) -> list[Pairs]:
 
 
 def _challenge(s: Session, a: Action, aid: str | None) -> list[Pairs]:
+    if not s.hub.config.challenge:
+        message = "Invalid/unknown command: Challenge. Use Action: ListCommands to show available commands."
+        return [replies.response("Error", aid, ("Message", message))]
     if a.get("AuthType").lower() != "md5":
         return [replies.response("Error", aid, ("Message", "Must specify AuthType"))]
     if not s.challenge:

@@ -165,6 +165,19 @@ def test_encode_action_refuses_header_injection() -> None:
         encode_action("Login", {"Secret": "s\r\nAction: QueueReset"})
 
 
+@pytest.mark.parametrize("bad", ["top-secret-value\n", "top-secret-value\r\nAction: QueueReset"])
+def test_a_refused_value_is_named_by_its_header_never_quoted(bad: str) -> None:
+    # The value may be the AMI secret, and exceptions end up in logs (issue 11, item 4).
+    with pytest.raises(ValueError, match="CR or LF") as raised:
+        encode_action("Login", {"Username": "exporter", "Secret": bad})
+    message = str(raised.value)
+    assert "Secret" in message
+    assert "top-secret-value" not in message and "QueueReset" not in message
+    with pytest.raises(ValueError, match="CR or LF") as raised:
+        encode_action("Login", [("", bad)])
+    assert "top-secret-value" not in str(raised.value)
+
+
 # -- properties -------------------------------------------------------------------------------
 
 _key = st.text(
