@@ -2,6 +2,11 @@
 
 The AMI secret is never a flag value: it comes from ``AMI_EXPORTER_SECRET`` or from the file
 named by ``--ami.secret-file``, so it never shows in ``ps`` or shell history.
+
+Some flags fall back to an ``AMI_EXPORTER_*`` environment variable (:data:`ENV_OPTIONS`). A flag
+wins over its variable; an empty variable counts as unset. Either way the value goes through the
+same validation, and an error names where the value came from (the flag or the variable). Named
+choices (``--ami.auth``, ``--log.level``, ``--log.format``) are case-insensitive.
 """
 
 from __future__ import annotations
@@ -11,15 +16,16 @@ import os
 import re
 import ssl
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
+from .ami.client import AUTH_MODES
 from .logs import LEVELS
 from .pbx.system import CDR_LABEL_FIELDS
-from .secret import SECRET_ENV, SecretSource
+from .secret import SECRET_ENV, SecretError, SecretSource
 from .service import AMISettings
 
 DEFAULT_PORT = 9815
@@ -86,8 +92,60 @@ def parse_host_port(text: str, *, default_host: str | None, what: str) -> tuple[
     return (host or default_host), int(port)
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(ENV_PREFIX + name, default)
+@dataclass(frozen=True, slots=True)
+class EnvOption:
+    """A flag that falls back to ``AMI_EXPORTER_<name>``."""
+
+    name: str  # without the prefix
+    flag: str
+    dest: str
+    default: str | None
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name
+
+
+def _env(name: str, flag: str, dest: str, default: str | None) -> EnvOption:
+    return EnvOption(name, flag, dest, default)
+
+
+ENV_OPTIONS = (
+    _env("ADDRESS", "--ami.address", "ami_address", "127.0.0.1:5038"),
+    _env("USERNAME", "--ami.username", "ami_username", "exporter"),
+    _env("SECRET_FILE", "--ami.secret-file", "ami_secret_file", None),
+    _env("AUTH", "--ami.auth", "ami_auth", "auto"),
+    _env("LOG_LEVEL", "--log.level", "log_level", "info"),
+    _env("LOG_FORMAT", "--log.format", "log_format", "logfmt"),
+)
+# Repeatable, so resolved on its own (listen_addresses); one address from the variable.
+LISTEN_ENV = _env("WEB_LISTEN_ADDRESS", "--web.listen-address", "web_listen", None)
+_ENV = {option.dest: option for option in ENV_OPTIONS}
+LOG_FORMATS = ("logfmt", "json")
+
+
+def _from_env(option: EnvOption) -> str:
+    """Help text: which variable, and the default."""
+    default = f"; default {option.default}" if option.default is not None else ""
+    return f"env {option.env_var}{default}"
+
+
+def _metavar(choices: Iterable[str]) -> str:
+    return "{" + ",".join(choices) + "}"
+
+
+def parse_choice(text: str, where: str, choices: Sequence[str]) -> str:
+    """``text`` as one of ``choices``, ignoring case; ``where`` names the flag or variable."""
+    value = text.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{where}: invalid choice {text!r} (choose from {', '.join(choices)})")
+    return value
+
+
+def parse_username(text: str, where: str) -> str:
+    if not text or "\r" in text or "\n" in text or ":" in text:
+        raise ConfigError(f"{where}: invalid AMI user name {text!r} (not empty, no line break or ':')")
+    return text
 
 
 class Parser(argparse.ArgumentParser):
@@ -102,28 +160,26 @@ def add_ami_flags(parser: argparse.ArgumentParser) -> None:
     add(
         "--ami.address",
         dest="ami_address",
-        default=_env("ADDRESS", "127.0.0.1:5038"),
-        help="Asterisk AMI host:port (env AMI_EXPORTER_ADDRESS; default %(default)s)",
+        help=f"Asterisk AMI host:port ({_from_env(_ENV['ami_address'])})",
     )
     add(
         "--ami.username",
         dest="ami_username",
-        default=_env("USERNAME", "exporter"),
-        help="AMI user from manager.conf (env AMI_EXPORTER_USERNAME; default %(default)s)",
+        help=f"AMI user from manager.conf ({_from_env(_ENV['ami_username'])})",
     )
     add(
         "--ami.secret-file",
         dest="ami_secret_file",
-        default=_env("SECRET_FILE", "") or None,
-        help="file holding the AMI secret, re-read at every login (env AMI_EXPORTER_SECRET_FILE); "
-        f"otherwise ${SECRET_ENV}",
+        help="file holding the AMI secret, re-read at every login "
+        f"({_from_env(_ENV['ami_secret_file'])}); otherwise ${SECRET_ENV}",
     )
     add(
         "--ami.auth",
         dest="ami_auth",
-        choices=("md5", "plain"),
-        default=_env("AUTH", "md5"),
-        help="login method: md5 challenge (falls back to plain if the server refuses it) or plain",
+        metavar=_metavar(AUTH_MODES),
+        help="login method: md5 (MD5 challenge only; the secret never crosses the wire), auto (md5, "
+        "then plain if the server refuses the challenge, logged once) or plain "
+        f"({_from_env(_ENV['ami_auth'])})",
     )
     add(
         "--ami.ping-interval",
@@ -193,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--web.config.file",
         dest="web_config_file",
         default=None,
-        help="exporter-toolkit web configuration (TLS, basic auth), read at start-up",
+        help="exporter-toolkit web configuration (TLS, basic auth), read at start-up and on SIGHUP",
     )
     add(
         "--collector.queue-members",
@@ -232,8 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=20000,
         help="most distinct member label values (default %(default)s)",
     )
-    add("--log.level", dest="log_level", choices=tuple(LEVELS), default=_env("LOG_LEVEL", "info"))
-    add("--log.format", dest="log_format", choices=("logfmt", "json"), default=_env("LOG_FORMAT", "logfmt"))
+    add(
+        "--log.level",
+        dest="log_level",
+        metavar=_metavar(LEVELS),
+        help=f"least severe level logged ({_from_env(_ENV['log_level'])})",
+    )
+    add(
+        "--log.format",
+        dest="log_format",
+        metavar=_metavar(LOG_FORMATS),
+        help=f"log line format on stderr ({_from_env(_ENV['log_format'])})",
+    )
     add(
         "--demo",
         action="store_true",
@@ -274,24 +340,57 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         parser.error(str(error))
 
 
+def resolved(args: argparse.Namespace, dest: str) -> tuple[str | None, str]:
+    """(value, where it came from) of an :data:`ENV_OPTIONS` flag: the flag, else its variable
+    (unless empty), else the default; ``where`` names the flag or the variable for messages."""
+    option = _ENV[dest]
+    flag_value = getattr(args, dest)
+    if flag_value is not None:
+        return flag_value, option.flag
+    env_value = os.environ.get(option.env_var, "")
+    if env_value:
+        return env_value, option.env_var
+    return option.default, option.flag
+
+
+def _required(args: argparse.Namespace, dest: str) -> tuple[str, str]:
+    value, where = resolved(args, dest)
+    assert value is not None, dest
+    return value, where
+
+
+def _secret_source(secret_file: Path | None, where: str) -> SecretSource:
+    """Fail at start-up on a secret that can never work (unreadable, a line break inside)."""
+    if secret_file is not None and not os.access(secret_file, os.R_OK):
+        raise ConfigError(f"{where} {secret_file} is not readable")
+    if secret_file is None and SECRET_ENV not in os.environ:
+        raise ConfigError(f"no AMI secret: set {SECRET_ENV} or pass --ami.secret-file")
+    source = SecretSource(file=secret_file)
+    try:
+        source.read()
+    except SecretError as error:
+        raise ConfigError(str(error)) from None
+    return source
+
+
 def ami_settings(args: argparse.Namespace, *, need_secret: bool = True) -> AMISettings:
-    """The AMI connection settings from the ``--ami.*`` flags (see :func:`add_ami_flags`)."""
-    host, port = parse_host_port(args.ami_address, default_host="127.0.0.1", what="--ami.address")
+    """The AMI connection settings from the ``--ami.*`` flags (see :func:`add_ami_flags`) and their
+    environment variables."""
+    address, where = _required(args, "ami_address")
+    host, port = parse_host_port(address, default_host="127.0.0.1", what=where)
     assert host is not None
-    secret_file = Path(args.ami_secret_file) if args.ami_secret_file else None
-    if need_secret:
-        if secret_file is not None:
-            if not os.access(secret_file, os.R_OK):
-                raise ConfigError(f"--ami.secret-file {secret_file} is not readable")
-        elif SECRET_ENV not in os.environ:
-            raise ConfigError(f"no AMI secret: set {SECRET_ENV} or pass --ami.secret-file")
+    username = parse_username(*_required(args, "ami_username"))
+    auth = parse_choice(*_required(args, "ami_auth"), AUTH_MODES)
+    secret_path, secret_where = resolved(args, "ami_secret_file")
+    secret_file = Path(secret_path) if secret_path else None
+    secret = _secret_source(secret_file, secret_where) if need_secret else SecretSource(file=secret_file)
     ping = parse_duration(args.ami_ping_interval)
     return AMISettings(
         host=host,
         port=port,
-        username=args.ami_username,
-        secret=SecretSource(file=secret_file),
-        auth=args.ami_auth,
+        username=username,
+        secret=secret,
+        auth=auth,
         ping_interval=ping,
         reconcile_interval=parse_duration(args.ami_reconcile_interval),
         connect_timeout=parse_duration(args.ami_timeout),
@@ -306,15 +405,21 @@ def listen_addresses(args: argparse.Namespace) -> tuple[ListenAddress, ...]:
 
     The demo listens on loopback unless told otherwise: it is for looking at, not serving. In a
     container loopback is unreachable from the host, so the image sets the environment variable."""
-    texts = args.web_listen or [_env("WEB_LISTEN_ADDRESS", "")]
-    if texts == [""]:
-        texts = [f"{'127.0.0.1' if args.demo else ''}:{DEFAULT_PORT}"]
-    what = "--web.listen-address"
+    option = LISTEN_ENV
+    env_value = os.environ.get(option.env_var, "")
+    if args.web_listen:
+        texts, what = args.web_listen, option.flag
+    elif env_value:
+        texts, what = [env_value], option.env_var
+    else:
+        texts, what = [f"{'127.0.0.1' if args.demo else ''}:{DEFAULT_PORT}"], option.flag
     return tuple(ListenAddress(*parse_host_port(text, default_host=None, what=what)) for text in texts)
 
 
 def _to_config(args: argparse.Namespace) -> Config:
     ami = ami_settings(args, need_secret=not args.demo)
+    log_level = parse_choice(*_required(args, "log_level"), tuple(LEVELS))
+    log_format = parse_choice(*_required(args, "log_format"), LOG_FORMATS)
     listen = listen_addresses(args)
     path = args.web_telemetry_path
     if not path.startswith("/") or path in {"/", "/-/healthy", "/-/ready"}:
@@ -327,8 +432,8 @@ def _to_config(args: argparse.Namespace) -> Config:
         web_config_file=web_config,
         queue_members=args.queue_members,
         endpoint_details=args.endpoint_details,
-        log_level=args.log_level,
-        log_format=args.log_format,
+        log_level=log_level,
+        log_format=log_format,
         demo=args.demo,
         caps={"queue": args.cap_queue, "member": args.cap_member},
         cdr_labels=tuple(dict.fromkeys(args.cdr_labels or ())),

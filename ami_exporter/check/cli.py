@@ -11,7 +11,7 @@ from typing import TextIO
 
 from .. import logs
 from ..config import ConfigError, Parser, add_ami_flags, ami_settings, parse_duration
-from ..service import SECRET_ENV
+from ..secret import SECRET_ENV
 from .render import render_json, render_text
 from .report import Report
 from .runner import DEFAULT_WAIT, CheckOptions, run_check

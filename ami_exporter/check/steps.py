@@ -15,7 +15,8 @@ from ..ami.actions import QUERY_ACTION_WRITE_CLASSES
 from ..ami.client import AMIError, AuthenticationError, ConnectionLostError, Session, listed_actions
 from ..ami.protocol import Message
 from ..pbx import PBX
-from ..service import SNAPSHOT_ACTIONS, AMISettings, SecretError, take_snapshots
+from ..secret import SecretError
+from ..service import SNAPSHOT_ACTIONS, AMISettings, take_snapshots
 from . import knowledge
 from .report import Status, Step
 
@@ -34,6 +35,11 @@ async def login_step(step: Step, session: Session, settings: AMISettings) -> boo
             user, secret, auth=settings.auth, events=settings.events, timeout=settings.action_timeout
         )
     except AuthenticationError as error:
+        if session.login_method is None:  # --ami.auth md5 and the Challenge was refused: no Login sent
+            step.add(
+                Status.FAIL, str(error), "use --ami.auth auto or plain (with --ami.tls on untrusted networks)"
+            )
+            return False
         _authentication_failed(step, session, user, str(error))
         return False
     except (AMIError, ConnectionLostError, TimeoutError) as error:
@@ -56,7 +62,7 @@ async def login_step(step: Step, session: Session, settings: AMISettings) -> boo
             status,
             f"logged in as {user!r} with a plain login"
             + ("" if tls else ": the secret crossed the network in clear text"),
-            "" if tls else "use the default --ami.auth md5 (or --ami.tls)",
+            "" if tls else "use --ami.auth auto (the default) or md5, or --ami.tls",
         )
     else:
         step.add(

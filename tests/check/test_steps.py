@@ -10,7 +10,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from ami_exporter.simulator import Simulator
+from ami_exporter.simulator import Simulator, SimulatorConfig
 
 from ..reliability.harness import wait_until
 from ..support.replay import Play, replay_server
@@ -60,6 +60,21 @@ async def test_plain_login_is_a_note_without_tls(run_check: RunCheck, sim: Simul
     result = await run_check(f"--ami.address=127.0.0.1:{sim.port}", "--ami.auth=plain", "--check.wait=100ms")
     assert result.code == 0
     assert "clear text" in result.line("NOTE  logged in as 'exporter' with a plain login")
+
+
+async def test_md5_against_a_server_that_refuses_the_challenge(run_check: RunCheck) -> None:
+    """--ami.auth md5 never falls back to a plain login: the check says why and how to allow it."""
+    sim = Simulator(SimulatorConfig(challenge=False, time_scale=0))
+    await sim.start(traffic=False)
+    try:
+        result = await run_check(f"--ami.address=127.0.0.1:{sim.port}", "--ami.auth=md5")
+    finally:
+        await sim.stop()
+    assert result.code == 2
+    assert "refused the MD5 challenge" in result.line("FAIL  the server refused")
+    assert "--ami.auth auto or plain" in result.line("fix:")
+    assert "wrong secret:" not in result.out
+    assert {a for stats in sim.session_stats.values() for a in stats.actions} == {"Challenge"}
 
 
 # -- privileges ------------------------------------------------------------------------------------
