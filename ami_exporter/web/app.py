@@ -1,11 +1,12 @@
 """The aiohttp application: ``/metrics``, the landing page and the health endpoints.
 
-Exposition and content negotiation (text or OpenMetrics, gzip, ``name[]`` filters) come from
-``prometheus_client.aiohttp.make_aiohttp_handler``. Its handler renders synchronously, and a
-large exposition (10,000 queue members) takes long enough to delay the AMI reader, so it runs in
-a worker thread: collectors only read the model (mutated on the loop thread alone) and copy
-each container with ``list()``/``dict()`` first, which is atomic under the GIL. A scrape sees
-each value as of some instant during the render, never a torn container.
+Exposition comes from client_python's public API: ``choose_encoder`` negotiates the format from
+``Accept`` (text 0.0.4 or 1.0.0, OpenMetrics) and ``restricted_registry`` serves ``name[]``
+filters; aiohttp negotiates gzip/deflate from ``Accept-Encoding``. A large exposition (10,000
+queue members) takes long enough to render that it would delay the AMI reader, so it runs in a
+worker thread: collectors only read the model (mutated on the loop thread alone) and copy each
+container with ``list()``/``dict()`` first, which is atomic under the GIL. A scrape sees each
+value as of some instant during the render, never a torn container.
 """
 
 from __future__ import annotations
@@ -15,21 +16,26 @@ import contextlib
 import gc
 import html
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
-from prometheus_client.aiohttp import make_aiohttp_handler
-from prometheus_client.registry import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from .. import __version__
 from ..service import AMIService, ConnectionStatus
 
 SERVICE_KEY = web.AppKey("ami_service", AMIService)
 STATUS_KEY = web.AppKey("connection_status", ConnectionStatus)
+
+# Bodies larger than this are compressed in the scrape thread, not on the loop: a few hundred
+# kilobytes of exposition take milliseconds to gzip, as long as Asterisk's writetimeout allows the
+# AMI reader to stall. aiohttp before 3.14 compressed every body on the loop unless told this.
+COMPRESS_IN_THREAD_ABOVE = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,73 +73,67 @@ class GCPause:
                 gc.enable()
 
 
-@dataclass(frozen=True, slots=True)
-class _Rendered:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
+Encoder = Callable[[Collector], bytes]
+# What a render depends on: the negotiated content type (which fixes the encoder) and the names.
+_RenderKey = tuple[str, tuple[str, ...] | None]
 
 
 class MetricsHandler:
-    """Runs the prometheus_client aiohttp handler off the event loop, one render at a time.
+    """Renders the registry off the event loop, one render at a time.
 
-    Concurrent scrapes that ask for the same thing (same ``Accept`` header and query) share one
-    render: 100 scrapers arriving together cost one exposition, not 100 threads competing with
-    the AMI reader for the GIL. Each request still gets its own response, compressed per its
-    own ``Accept-Encoding``. A scrape that joins a render in progress sees data at most one
-    render old."""
+    Concurrent scrapes that ask for the same thing (same negotiated format and ``name[]`` set)
+    share one render: 100 scrapers arriving together cost one exposition, not 100 threads
+    competing with the AMI reader for the GIL. Each request still gets its own response,
+    compressed per its own ``Accept-Encoding`` (large bodies in the same worker thread). A scrape
+    that joins a render in progress sees data at most one render old. With ``executor=None``
+    everything runs on the loop (tests and benchmarks only)."""
 
-    def __init__(self, registry: CollectorRegistry, *, in_thread: bool) -> None:
-        self._handler: Handler = make_aiohttp_handler(registry, disable_compression=True)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrape") if in_thread else None
+    def __init__(self, registry: CollectorRegistry, *, executor: Executor | None) -> None:
+        self._registry = registry
+        self._executor = executor
         self._gc_pause = GCPause()
-        self._in_flight: dict[tuple[str, str], asyncio.Future[_Rendered]] = {}
+        self._in_flight: dict[_RenderKey, asyncio.Future[bytes]] = {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        key = (request.headers.get(hdrs.ACCEPT, ""), request.query_string)
+        encoder, content_type = choose_encoder(",".join(request.headers.getall(hdrs.ACCEPT, [])))
+        names = tuple(sorted(set(request.query.getall("name[]")))) if "name[]" in request.query else None
+        key = (content_type, names)
         render = self._in_flight.get(key)
         if render is None:
-            render = asyncio.ensure_future(self._render(request))
+            render = asyncio.ensure_future(self._render(encoder, names))
             self._in_flight[key] = render
             render.add_done_callback(lambda done: self._forget(key, done))
-        rendered = await asyncio.shield(render)
-        response = web.Response(status=rendered.status, headers=rendered.headers, body=rendered.body)
+        body = await asyncio.shield(render)
+        response = web.Response(
+            body=body,
+            headers={hdrs.CONTENT_TYPE: content_type},
+            zlib_executor_size=COMPRESS_IN_THREAD_ABOVE,
+            zlib_executor=self._executor,
+        )
         response.enable_compression()
         return response
 
-    def _forget(self, key: tuple[str, str], done: asyncio.Future[_Rendered]) -> None:
+    def _forget(self, key: _RenderKey, done: asyncio.Future[bytes]) -> None:
         if self._in_flight.get(key) is done:
             del self._in_flight[key]
 
-    async def _render(self, request: web.Request) -> _Rendered:
+    async def _render(self, encoder: Encoder, names: tuple[str, ...] | None) -> bytes:
         if self._executor is None:
-            return _rendered(await self._handler(request))
-        # Touch the lazily parsed request parts here, on the loop, before another thread reads them.
-        _ = request.query, request.headers
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._render_sync, request)
+            return self._render_sync(encoder, names)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._render_sync, encoder, names)
 
-    def _render_sync(self, request: web.Request) -> _Rendered:
-        # The library's handler is a coroutine that never awaits: drive it to completion here.
-        coroutine = cast(Coroutine[Any, Any, web.StreamResponse], self._handler(request))
-        try:
-            with self._gc_pause:
-                coroutine.send(None)
-        except StopIteration as done:
-            return _rendered(done.value)
-        coroutine.close()
-        raise RuntimeError("the metrics handler suspended; it cannot be run off the event loop")
+    def _render_sync(self, encoder: Encoder, names: tuple[str, ...] | None) -> bytes:
+        registry: Collector = self._registry
+        if names is not None:
+            # A RestrictedRegistry has the collect() every encoder calls; it is not typed a Collector.
+            registry = cast(Collector, self._registry.restricted_registry(names))
+        with self._gc_pause:
+            return encoder(registry)
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _rendered(response: web.StreamResponse) -> _Rendered:
-    assert isinstance(response, web.Response)
-    body = response.body
-    assert isinstance(body, bytes)
-    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() != "content-length")
-    return _Rendered(response.status, headers, body)
 
 
 def build_app(
@@ -147,7 +147,10 @@ def build_app(
     app = web.Application(middlewares=list(middlewares))
     app[SERVICE_KEY] = service
     app[STATUS_KEY] = service.status
-    metrics = MetricsHandler(registry, in_thread=settings.render_in_thread)
+    executor = (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrape") if settings.render_in_thread else None
+    )
+    metrics = MetricsHandler(registry, executor=executor)
     app.router.add_get(settings.telemetry_path, metrics.handle)
     app.router.add_get("/", _landing_page(settings))
     app.router.add_get("/-/healthy", _healthy)
