@@ -11,7 +11,6 @@ import sys
 from collections.abc import Sequence
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from . import __version__, logs
 from .collectors import CollectorOptions, build_registry
@@ -19,6 +18,7 @@ from .config import Config, ListenAddress, fail, parse_args
 from .pbx import PBX
 from .service import AMIService
 from .web.app import WebSettings, build_app
+from .web.reload import LiveWebConfig
 
 log = logging.getLogger("ami_exporter")
 
@@ -31,28 +31,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_main(args[1:])
     config = parse_args(args)
     logs.configure(config.log_level, config.log_format)
-    middlewares: list[Middleware] = []
-    ssl_context: ssl.SSLContext | None = None
+    web_config = None
     if config.web_config_file is not None:
-        from .web.webconfig import WebConfigError, load_web_config
+        from .web.webconfig import WebConfigError
 
         try:
-            web_config = load_web_config(config.web_config_file)
+            web_config = LiveWebConfig(config.web_config_file)
         except WebConfigError as error:
             fail(f"--web.config.file: {error}")
-        middlewares = web_config.middlewares()
-        ssl_context = web_config.ssl_context()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, middlewares, ssl_context))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(config, web_config))
+    finally:
+        if web_config is not None:
+            web_config.close()
     return 0
 
 
-async def serve(
-    config: Config,
-    middlewares: Sequence[Middleware] = (),
-    ssl_context: ssl.SSLContext | None = None,
-) -> None:
-    """Run until SIGTERM or SIGINT; on the way out the AMI session logs off."""
+async def serve(config: Config, web_config: LiveWebConfig | None = None) -> None:
+    """Run until SIGTERM or SIGINT; on the way out the AMI session logs off. SIGHUP reloads
+    ``--web.config.file``."""
     async with contextlib.AsyncExitStack() as stack:
         if config.demo:
             from .demo import start_demo
@@ -69,11 +67,12 @@ async def serve(
             registry,
             service,
             settings=WebSettings(telemetry_path=config.telemetry_path, ami_target=config.ami.address),
-            middlewares=middlewares,
+            middlewares=[web_config.middleware()] if web_config is not None else [],
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
+        ssl_context = web_config.ssl_context if web_config is not None else None
         scheme = "https" if ssl_context else "http"
         for address in config.listen:
             await _start_site(runner, address, ssl_context)
@@ -92,6 +91,17 @@ async def serve(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        reloads: set[asyncio.Task[bool]] = set()
+
+        def reload() -> None:
+            if web_config is None:
+                log.info("SIGHUP: there is no --web.config.file to reload")
+                return
+            task = asyncio.create_task(web_config.reload(), name="web-config-reload")
+            reloads.add(task)  # keep a reference until it is done
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, reload)
         await stop.wait()
         log.info("shutting down")
 

@@ -21,9 +21,11 @@ for node_exporter & co. works here unchanged as long as it only uses the support
 
 Differences from exporter-toolkit, on purpose and loud rather than silent:
 
-* The file is read **once, at start-up** (the toolkit re-reads it on every request): certificate
-  rotation and password changes need a restart. :func:`load_web_config` also loads the certificate, key
-  and client CA once to validate them; :meth:`WebConfig.ssl_context` builds the context from those files.
+* The file is read at start-up and again on SIGHUP (the toolkit re-reads it on every request), by
+  :class:`ami_exporter.web.reload.LiveWebConfig`: a new certificate chain, client CA, TLS settings or
+  set of users applies to new connections and requests; an invalid file is logged and the previous
+  configuration stays. :func:`load_web_config` also loads the certificate, key and client CA to
+  validate them; :meth:`WebConfig.ssl_context` builds the context from those files.
 * Any unknown or unsupported key is an error (:class:`WebConfigError`), never ignored. Unsupported:
   ``cert``/``key``/``client_ca`` (inline PEM; use the ``*_file`` keys), ``cipher_suites`` and
   ``curve_preferences`` (Go names with no faithful OpenSSL mapping), ``http_server_config.http2``
@@ -265,11 +267,13 @@ class WebConfig:
         exempt_paths: Collection[str] = DEFAULT_EXEMPT_PATHS,
         realm: str = DEFAULT_REALM,
         cache_ttl: float = DEFAULT_AUTH_CACHE_TTL,
+        bcrypt_executor: concurrent.futures.Executor | None = None,
     ) -> list[Middleware]:
         """aiohttp middlewares implementing this config, outermost first (possibly empty).
 
         Order: extra headers (so they are on 401/403/404 too), then the client-certificate SAN check
         (every path: it is a connection property), then basic auth (all paths but ``exempt_paths``).
+        ``bcrypt_executor``: see :func:`basic_auth_middleware`.
         """
         result: list[Middleware] = []
         if self.headers:
@@ -279,7 +283,11 @@ class WebConfig:
         if self.basic_auth_users:
             result.append(
                 basic_auth_middleware(
-                    self.basic_auth_users, exempt_paths=exempt_paths, realm=realm, cache_ttl=cache_ttl
+                    self.basic_auth_users,
+                    exempt_paths=exempt_paths,
+                    realm=realm,
+                    cache_ttl=cache_ttl,
+                    executor=bcrypt_executor,
                 )
             )
         return result
@@ -640,7 +648,9 @@ def _as_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 class _BasicAuthChecker:
     """bcrypt verification with a success cache, a dummy check for unknown users and one worker thread."""
 
-    def __init__(self, users: Mapping[str, bytes], cache_ttl: float) -> None:
+    def __init__(
+        self, users: Mapping[str, bytes], cache_ttl: float, executor: concurrent.futures.Executor | None
+    ) -> None:
         import bcrypt
 
         self._checkpw = bcrypt.checkpw
@@ -656,7 +666,9 @@ class _BasicAuthChecker:
         self._cache: dict[bytes, tuple[bytes, float]] = {}
         # One bcrypt at a time in a private thread (bcrypt releases the GIL): a burst of bad credentials
         # costs at most one core and never queues behind or starves the default executor (DNS etc.).
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="bcrypt")
+        self._executor = executor or concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="bcrypt"
+        )
 
     def _digest(self, username: bytes, password: bytes) -> bytes:
         return hmac.new(self._cache_key, username + b"\0" + password, hashlib.sha256).digest()
@@ -711,6 +723,7 @@ def basic_auth_middleware(
     exempt_paths: Collection[str] = DEFAULT_EXEMPT_PATHS,
     realm: str = DEFAULT_REALM,
     cache_ttl: float = DEFAULT_AUTH_CACHE_TTL,
+    executor: concurrent.futures.Executor | None = None,
 ) -> Middleware:
     """HTTP basic auth against bcrypt hashes, for every path except ``exempt_paths`` (exact match).
 
@@ -720,8 +733,10 @@ def basic_auth_middleware(
     hash of the same cost; successful checks are cached for ``cache_ttl`` seconds (0 disables the cache).
     Building the middleware computes that dummy hash once (one bcrypt run at the highest configured cost),
     so call it at start-up. Needs the ``bcrypt`` package. Passwords and hashes are never logged.
+    ``executor`` runs the checks (default: a private single thread); a reload passes the one it keeps,
+    so that a new set of users neither adds a thread nor runs two checks at a time.
     """
-    checker = _BasicAuthChecker(users, cache_ttl)
+    checker = _BasicAuthChecker(users, cache_ttl, executor)
     exempt = frozenset(exempt_paths)
     challenge = {"WWW-Authenticate": f'Basic realm="{realm}"'}
 
