@@ -27,7 +27,8 @@ RI = "$__rate_interval"
 RANGE = "$__range"
 BUSY_STATUSES = "in_use|busy|ringing|ringinuse|on_hold"
 
-# asterisk_queue_member_status: Asterisk device states (ami-protocol.md §5.4).
+# asterisk_queue_member_status: Asterisk device states (enum ast_device_state in Asterisk's
+# include/asterisk/devicestate.h; ami_exporter/pbx/codes.py).
 DEVICE_STATES: list[tuple[str, str]] = [
     ("unknown", "text"),
     ("not in use", "green"),

@@ -38,7 +38,7 @@ def outcome_totals() -> dict[str, Counter[str]]:
         for reason in re.findall(r"AgentComplete\(\w+,\w+,Reason=(\w+)", line):
             queue[f"completed_{reason}"] += 1
     # b20's AgentComplete lacks every caller-side field, so outcomes.txt (keyed by caller) misses
-    # it; it is in exporter.rx.raw: Queue sales, MemberName Bob, Reason agent (reference §9.5).
+    # it; it is in exporter.rx.raw: Queue sales, MemberName Bob, Reason agent.
     totals["sales"]["completed_agent"] += 1
     return totals
 
@@ -73,7 +73,8 @@ async def test_queue_counters_match_ground_truth(replayed: AMIService) -> None:
 
 
 async def test_abandons_include_timeouts(replayed: AMIService) -> None:
-    # The reference (§9.5): sales 2, billing 4 (1 abandon + 3 timeouts), support 0.
+    # tests/fixtures/ami-captures/README.md (b-scenario outcomes, queue show): sales 2, billing 4
+    # (1 abandon + 3 timeouts), support 0.
     queues = replayed.pbx.queues.queues
     assert {name: queues[name].abandons for name in QUEUES} == {"sales": 2, "support": 0, "billing": 4}
 

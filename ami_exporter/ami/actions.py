@@ -1,7 +1,9 @@
 """The only actions this exporter ever sends.
 
 Asterisk lets a user with an empty ``write=`` run actions that change state (``QueueReset``,
-``QueueReload``, ``BridgeKick``, ...: AMI reference §2.7). The client refuses anything outside
+``QueueReload``, ``BridgeKick``, ...: they are registered with authority 0 in ``apps/app_queue.c``
+and ``main/manager_bridges.c``; see docs/operations.md, "An AMI user with least privilege", and
+the ``ListCommands`` reply in ``tests/fixtures/ami-captures/``). The client refuses anything outside
 this allowlist, whatever the user's privileges, and additionally sends privileged actions only
 when ``ListCommands`` said the user may run them: a refused action raises a
 ``RequestNotAllowed`` security event on the PBX.

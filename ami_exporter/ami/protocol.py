@@ -2,8 +2,9 @@
 
 No sockets, no asyncio, no clocks. The decoder frames on *bytes* and decodes text only for
 complete frames, so a UTF-8 character split across two reads is never lost (panoramisk decodes
-every TCP chunk with ``errors='ignore'`` and drops it). See ``docs/protocol-notes.md`` and the
-AMI reference for the wire facts this follows:
+every TCP chunk with ``errors='ignore'`` and drops it). The wire facts it follows come from
+Asterisk's ``main/manager.c`` (the banner in ``session_do()``, line and frame parsing in
+``get_input()``) and are checked against the recordings in ``tests/fixtures/ami-captures/``:
 
 * a frame ends at an empty line; ``\\r\\n`` and a bare ``\\n`` are both line ends, so
   ``\\r\\n\\r\\n``, ``\\n\\n`` and ``\\r\\n\\n`` all end a frame;

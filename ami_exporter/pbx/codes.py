@@ -1,4 +1,7 @@
-"""Asterisk code tables, from the C source (see the AMI reference, section 5).
+"""Asterisk code tables, from the C source: hangup causes (``include/asterisk/causes.h``,
+``main/channel.c`` ``causes[]``), device states (``include/asterisk/devicestate.h``), CDR
+dispositions (``main/cdr.c`` ``ast_cdr_disp2str()``) and security events
+(``main/security_events.c``).
 
 Labels use stable snake_case names derived from these tables, never the free-text
 ``Cause-txt``, which may change between versions.

@@ -1,6 +1,7 @@
 """Endpoint reachability (PeerStatus, ContactStatus) and device states (DeviceStateChange).
 
-Which drivers send what (AMI reference §4.7): PJSIP sends ``ContactStatus`` per contact and
+Which drivers send what (docs/asterisk-notes.md, "Endpoints"; Asterisk's
+``main/stasis_endpoints.c``): PJSIP sends ``ContactStatus`` per contact and
 ``PeerStatus`` with only Reachable/Unreachable; chan_sip (Asterisk <= 20) and IAX2 send
 ``PeerStatus`` with Registered/Unregistered/Rejected/Reachable/Lagged/Unreachable. Every driver's
 devices raise ``DeviceStateChange``; app_queue's ``Queue:...`` pseudo-devices and Local

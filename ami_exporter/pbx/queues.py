@@ -1,7 +1,8 @@
 """Queues, their members and waiting callers: folded from agent-class events and replaced by
 ``QueueStatus`` snapshots.
 
-Traps this code handles (AMI reference §4.4, §4.5):
+Traps this code handles (from the event documentation in Asterisk's ``apps/app_queue.c``, the
+recordings in ``tests/fixtures/ami-captures/`` and docs/asterisk-notes.md, "Queues"):
 
 * member identity is ``MemberName``/``Interface`` in events but ``Name``/``Location`` in
   ``QueueMember`` list items; members are keyed by interface;

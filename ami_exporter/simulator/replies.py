@@ -1,7 +1,9 @@
 """Replies to the read-only actions, built from the model in the captured shapes.
 
 Each function returns the frames of one complete reply (the ack, every item and the completion
-event); the session writes them in one go so that no async event is ever interleaved (§1.5).
+event); the session writes them in one go so that no async event is ever interleaved, as
+Asterisk's ``main/manager.c`` does (the session thread writes the whole reply, list items
+included, and only then flushes queued events in ``process_events()``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Event and list-item shapes of Asterisk 22.10.1, as captured in ``shared/ami-captures``.
+"""Event and list-item shapes of Asterisk 22.10.1, as captured in ``tests/fixtures/ami-captures``.
 
 Every builder here returns headers in exactly the order the captures show (see
 ``tests/simulator/test_shapes.py``, which checks them against every ``*.rx.raw``). The channel

@@ -1,6 +1,7 @@
 """Endpoints and devices. The captures have no SIP channel driver, so these events are built from
-the field tables of the AMI reference §4.7 (PeerStatus, ContactStatus) and §4.2
-(DeviceStateChange)."""
+the fields Asterisk writes in ``main/stasis_endpoints.c`` (``peerstatus_to_ami()``,
+``contactstatus_to_ami()``) and ``main/devicestate.c`` (``devstate_to_ami()``), as listed in
+docs/asterisk-notes.md, "Endpoints"."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Queue fold and reconcile: the traps of the AMI reference §4.4–4.5."""
+"""Queue fold and reconcile: the traps listed in ami_exporter/pbx/queues.py."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Shapes are derived from every ``*.rx.raw`` of the Asterisk 22.10.1 captures: per
 the set of ordered header-name tuples (kind = async event, or list item when the message has no
 ``Privilege`` or the hard-coded ``Privilege: Call`` of Status items). Shapes that the captures
 cannot show (PJSIP security events, whose optional fields differ) are checked against the field
-table of §4.9 of the AMI reference instead.
+tables of Asterisk's ``main/security_events.c`` (``sec_events[]``) instead.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from .conftest import RawClient, quiet_config
 
 Shape = tuple[str, ...]
 
-# §4.9: common fields in order, the event's own fields (R and O), optional SessionTV.
+# main/security_events.c: common fields in order, the event's own fields (required and optional),
+# optional SessionTV.
 SECURITY_COMMON = (
     "Privilege",
     "EventTV",

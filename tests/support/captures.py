@@ -1,4 +1,4 @@
-"""Access to the byte-exact Asterisk 22.10.1 captures in ``../shared/ami-captures``."""
+"""Access to the byte-exact Asterisk 22.10.1 captures in ``tests/fixtures/ami-captures``."""
 
 from __future__ import annotations
 
