@@ -292,10 +292,12 @@ class Session:
         if self._transport is None or self.closed.done():
             raise ConnectionLostError(f"not connected; cannot send {name}")
         action_id = f"{self._prefix}{next(self._ids)}"
+        # Encode first: a refused value must not leave a reply future behind that nobody awaits.
+        frame = encode_action(name, [("ActionID", action_id), *fields.items()])
         future: asyncio.Future[Message | ListReply] = asyncio.get_running_loop().create_future()
         entry = _Pending(name, future, is_list, apply=apply)
         self._pending[action_id] = entry
-        self._transport.write(encode_action(name, [("ActionID", action_id), *fields.items()]))
+        self._transport.write(frame)
         self.sent_actions[name] += 1
         return action_id, entry
 

@@ -7,6 +7,9 @@ refuses it, ``plain`` the secret itself. The simulator's ``challenge=False`` ans
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -81,3 +84,19 @@ async def test_an_unknown_mode_is_refused_before_anything_is_sent(simulator: Sim
         assert not session.logged_in
     finally:
         session.close()
+
+
+async def test_a_refused_value_leaves_no_reply_future_behind(
+    simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before, the reply future was registered before encoding; the ValueError left it pending,
+    # and closing the session failed it unseen: asyncio logged "exception was never retrieved".
+    caplog.set_level(logging.DEBUG)
+    session = await Session.connect("127.0.0.1", simulator.port, _ignore)
+    with pytest.raises(ValueError, match="Username"):
+        await session.login("bad\nuser", SECRET, auth="plain")
+    session.close()
+    await asyncio.wait_for(session.closed, 2)
+    gc.collect()
+    await asyncio.sleep(0)
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
