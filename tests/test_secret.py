@@ -116,6 +116,7 @@ async def test_an_env_secret_with_a_trailing_newline_logs_in(
     # e.g. a Kubernetes secret created from a file that ends in a newline.
     monkeypatch.setenv(SECRET_ENV, "exportersecret" + newline)
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="ami_exporter")  # whatever an earlier test left
     async with running(simulator, auth, tmp_path) as service:
         await wait_for(lambda: service.status.up, timeout=10)
     assert service.status.logins["success"] >= 1
@@ -132,6 +133,7 @@ async def test_a_secret_that_cannot_be_sent_is_never_logged_and_the_service_keep
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, f"{HEAD}\n{TAIL}")
     caplog.set_level(logging.DEBUG)  # every logger, every level
+    caplog.set_level(logging.DEBUG, logger="ami_exporter")  # whatever an earlier test left
     async with running(simulator, auth, tmp_path) as service:
         registry = build_registry(service.pbx, service.status)
         # Several attempts: before the fix each one reached the codec (and the log) again.

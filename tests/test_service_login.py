@@ -34,6 +34,7 @@ async def test_auto_falls_back_to_plain_and_says_so_once(
     no_challenge: Simulator, running_service: ServiceFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="ami_exporter")  # whatever an earlier test left
     secret = SecretSource(value="exportersecret")
     async with running_service(no_challenge.port, auth="auto", secret=secret) as service:
         status = service.status
@@ -56,6 +57,7 @@ async def test_md5_refuses_the_fallback_with_one_clear_error(
     no_challenge: Simulator, running_service: ServiceFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="ami_exporter")  # whatever an earlier test left
     secret = SecretSource(value="exportersecret")
     async with running_service(no_challenge.port, auth="md5", secret=secret) as service:
         registry = build_registry(service.pbx, service.status)
