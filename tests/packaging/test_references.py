@@ -1,7 +1,7 @@
 """Pointers in code, comments and docs lead somewhere a reader of this repository can follow.
 
-A docstring that sends the reader to a document that does not exist, to numbered sections of a
-reference that is not in the repository, or to a path on one developer's machine is a dead end.
+A docstring that sends the reader to a document that does not exist, or to numbered sections of a
+reference that is not in the repository, is a dead end.
 Documents are named by their path in the repository; Asterisk behaviour by its source file.
 """
 
@@ -27,8 +27,7 @@ DEAD_ENDS = {
         "\u00a7" + r"\s?\d|AMI reference, section"
     ),
     "the AMI reference file (not in the repository)": re.compile(r"ami-protocol" + r"\.md"),
-    "a path on the development machine": re.compile("/" + "work/"),
-}
+}  # development-machine paths: tests/test_fixtures.py
 
 
 def tracked_text_files() -> Iterator[Path]:
