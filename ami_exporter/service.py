@@ -1,7 +1,8 @@
 """Keeps one AMI session alive and the model in step with Asterisk.
 
 Per session: connect, log in, ``ListCommands`` (what may we run?), reconcile (``QueueStatus``,
-and ``CoreShowChannels``/``BridgeList``/``CoreSettings``/``CoreStatus`` where permitted), then
+and ``CoreShowChannels``/``BridgeList``/``CoreSettings``/``CoreStatus`` and the SIP snapshots of
+``sip_snapshots`` where permitted), then
 ping and reconcile on their intervals until the session ends; reconnect with capped
 exponential backoff and jitter. Login failures are logged once per state change, never per
 attempt, and never end the process.
@@ -31,6 +32,7 @@ from .ami.client import (
 )
 from .ami.protocol import DEFAULT_MAX_FRAME_BYTES, Message
 from .pbx import PBX, QueueSnapshot
+from .sip_snapshots import reconcile_sip
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +302,7 @@ class AMIService:
             self.pbx.channels.clear_channels()
         if "BridgeList" not in permitted:
             self.pbx.channels.clear_bridges()
+        self.pbx.new_session()
         self._reconciled_once = False
         self._reconcile_now.clear()
         tasks = [
@@ -476,6 +479,7 @@ async def take_snapshots(session: Session, pbx: PBX, *, list_timeout: float = 60
             outcomes[name] = error.message or "error"
         else:
             outcomes[name] = None
+    await reconcile_sip(session, pbx, permitted, list_timeout)
     return outcomes
 
 

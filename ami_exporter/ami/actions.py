@@ -13,9 +13,28 @@ from __future__ import annotations
 SESSION_ACTIONS = frozenset({"Login", "Challenge", "Logoff", "ListCommands"})
 
 # Read-only queries. Authority 0 (any user): Ping, QueueStatus, QueueSummary, BridgeList.
-# system or reporting: CoreStatus, CoreSettings, CoreShowChannels.
+# system or reporting: CoreStatus, CoreSettings, CoreShowChannels, PJSIPShowRegistrationsOutbound.
+# call or reporting: DeviceStateList. system only: PJSIPShowEndpoints, PJSIPShowEndpoint,
+# PJSIPShowContacts.
+#
+# Never PJSIPQualify, PJSIPRegister or PJSIPUnregister: a user with write=reporting may run them
+# (they send SIP requests and change registrations), so ListCommands lists them for the very
+# users this exporter recommends; only this allowlist keeps them out.
 QUERY_ACTIONS = frozenset(
-    {"Ping", "QueueStatus", "QueueSummary", "BridgeList", "CoreStatus", "CoreSettings", "CoreShowChannels"}
+    {
+        "Ping",
+        "QueueStatus",
+        "QueueSummary",
+        "BridgeList",
+        "CoreStatus",
+        "CoreSettings",
+        "CoreShowChannels",
+        "DeviceStateList",
+        "PJSIPShowEndpoints",
+        "PJSIPShowEndpoint",
+        "PJSIPShowContacts",
+        "PJSIPShowRegistrationsOutbound",
+    }
 )
 
 READ_ONLY_ACTIONS = SESSION_ACTIONS | QUERY_ACTIONS
@@ -48,6 +67,24 @@ LIST_REPLY_EVENTS = frozenset(
         "CoreShowChannelsComplete",
         "BridgeListItem",
         "BridgeListComplete",
+        # DeviceStateList: its items share the async event's name (told apart by ActionID).
+        "DeviceStateChange",
+        "DeviceStateListComplete",
+        "EndpointList",
+        "EndpointListComplete",
+        "ContactList",
+        "ContactListComplete",
+        # PJSIPShowEndpoint: one event per object of the endpoint, then the completion.
+        "EndpointDetail",
+        "AorDetail",
+        "AuthDetail",
+        "TransportDetail",
+        "IdentifyDetail",
+        "ContactStatusDetail",
+        "EndpointDetailComplete",
+        # PJSIPShowRegistrationsOutbound (AuthDetail items may follow each registration).
+        "OutboundRegistrationDetail",
+        "OutboundRegistrationDetailComplete",
     }
 )
 
