@@ -134,13 +134,11 @@ class EndpointBook:
         """Replace the PJSIP endpoints with a ``PJSIPShowEndpoints`` reply (``EndpointList``
         items) and the set of their contacts with the ones it names."""
         corrections = {"endpoint": 0, "contact": 0}
-        fresh: dict[str, Endpoint] = {}
+        rows = [(clean_text(fields.get("ObjectName", "")), fields) for fields in items]
+        rows = [(f"PJSIP/{name}", fields) for name, fields in rows if name]
+        corrections["endpoint"] = self._drop_pjsip_except({key for key, _fields in rows})
         aors_in_use: set[str] = set()
-        for fields in items:
-            name = clean_text(fields.get("ObjectName", ""))
-            if not name:
-                continue
-            key = f"PJSIP/{name}"
+        for key, fields in rows:
             listed = frozenset(parse_contacts_field(fields.get("Contacts", "")))
             aors = {clean_text(aor) for aor in fields.get("Aor", "").split(",") if aor.strip()}
             aors_in_use |= aors | {aor for aor, _uri in listed}
@@ -148,10 +146,7 @@ class EndpointBook:
             word = _DEVICE_STATE_WORDS.get(fields.get("DeviceState", ""), "")
             idle = fields.get("ActiveChannels", "").strip() == "0"
             state = reachability(word, idle) or self._kept_state(key, listed)
-            if key not in self.endpoints and self._caps.admit("endpoint", key) != key:
-                continue
-            fresh[key] = Endpoint(state, listed)
-        corrections["endpoint"] = self._replace_pjsip(fresh)
+            corrections["endpoint"] += self._store(key, Endpoint(state, listed))
         corrections["contact"] += self.contacts.drop_aors_except(aors_in_use)
         return corrections
 
@@ -162,30 +157,29 @@ class EndpointBook:
         items). With ``endpoints`` (no endpoint list permitted), PJSIP devices also give the
         PJSIP endpoints and, where conclusive, their reachability."""
         corrections = {"device": 0, "endpoint": 0}
+        rows = [(clean_text(fields.get("Device", "")), fields.get("State", "")) for fields in items]
+        rows = [(d, word) for d, word in rows if "/" in d and not d.startswith(_PSEUDO_DEVICE_PREFIXES)]
+        old = self.devices
+        listed = {device for device, _word in rows}
+        for device in old:
+            if device not in listed:
+                corrections["device"] += 1
+                self._caps.release("device", device)
         fresh: dict[str, str] = {}
-        pjsip: dict[str, Endpoint] = {}
-        for fields in items:
-            device = clean_text(fields.get("Device", ""))
-            if "/" not in device or device.startswith(_PSEUDO_DEVICE_PREFIXES):
-                continue
-            word = fields.get("State", "")
-            if device not in self.devices and self._caps.admit("device", device) != device:
+        for device, word in rows:
+            if device not in old and self._caps.admit("device", device) != device:
                 continue
             fresh[device] = DEVICE_STATES[DEVICE_STATE_BY_TEXT.get(word, 0)]
-            if endpoints and device.startswith("PJSIP/") and word != "INVALID":
-                known = self.endpoints.get(device)
-                state = reachability(word, idle=False) or self._kept_state(device, None)
-                if known is not None or self._caps.admit("endpoint", device) == device:
-                    pjsip[device] = Endpoint(state, known.listed_contacts if known else None)
-        old = self.devices
-        corrections["device"] = sum(1 for d, s in fresh.items() if old.get(d) != s)
-        corrections["device"] += sum(1 for d in old if d not in fresh)
-        for device in old:
-            if device not in fresh:
-                self._caps.release("device", device)
+            corrections["device"] += old.get(device) != fresh[device]
         self.devices = fresh
         if endpoints:
-            corrections["endpoint"] = self._replace_pjsip(pjsip)
+            pjsip = [(d, word) for d, word in rows if d.startswith("PJSIP/") and word != "INVALID"]
+            corrections["endpoint"] = self._drop_pjsip_except({device for device, _word in pjsip})
+            for device, word in pjsip:
+                known = self.endpoints.get(device)
+                state = reachability(word, idle=False) or self._kept_state(device, None)
+                listed_contacts = known.listed_contacts if known is not None else None
+                corrections["endpoint"] += self._store(device, Endpoint(state, listed_contacts))
         return corrections
 
     def reconcile_endpoint_detail(self, items: Iterable[Mapping[str, str]]) -> dict[str, int]:
@@ -222,17 +216,21 @@ class EndpointBook:
             return "unreachable"
         return "unknown"
 
-    def _replace_pjsip(self, fresh: dict[str, Endpoint]) -> int:
-        corrections = 0
-        for key, endpoint in fresh.items():
-            known = self.endpoints.get(key)
-            if known is None or known.state != endpoint.state:
-                corrections += 1
-        for key in [key for key in self.endpoints if key.startswith("PJSIP/") and key not in fresh]:
+    def _drop_pjsip_except(self, keep: set[str]) -> int:
+        """Forget the PJSIP endpoints a snapshot did not list (freeing their label slots before
+        the listed ones are admitted). Returns corrections."""
+        gone = [key for key in self.endpoints if key.startswith("PJSIP/") and key not in keep]
+        for key in gone:
             self._drop(key)
-            corrections += 1
-        self.endpoints.update(fresh)
-        return corrections
+        return len(gone)
+
+    def _store(self, key: str, endpoint: Endpoint) -> int:
+        """Store a listed endpoint; 1 when that corrected our view (new or another state)."""
+        known = self.endpoints.get(key)
+        if known is None and self._caps.admit("endpoint", key) != key:
+            return 0  # past the cap: counted as overflow, not tracked
+        self.endpoints[key] = endpoint
+        return int(known is None or known.state != endpoint.state)
 
     def needing_detail(self) -> list[str]:
         """PJSIP endpoint names (without ``PJSIP/``) whose listed contacts have no status heard in

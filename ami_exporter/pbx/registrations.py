@@ -66,8 +66,8 @@ class RegistrationBook:
         fresh: dict[RegistrationKey, Registration] = {}
         for fields in items:
             name = clean_text(fields.get("ObjectName", ""))
-            if not name:
-                continue
+            if not name or fields.get("ObjectType", "registration") != "registration":
+                continue  # AuthDetail items (the registrations' outbound auths) follow each one
             key = ("PJSIP", fields.get("ClientUri", ""), fields.get("ServerUri", ""))
             label = self._caps.admit("registration", name)
             fresh[key] = Registration(registration_state(fields.get("Status", "")), label)
