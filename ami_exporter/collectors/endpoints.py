@@ -80,8 +80,10 @@ class EndpointCollector(Collector):
         )
         roundtrip = GaugeMetricFamily(
             "asterisk_contact_roundtrip_seconds",
-            "Last qualify round trip of the endpoint's reachable contacts (the largest when it has "
-            "several; absent while none is reachable).",
+            "Qualify round trip of the endpoint's reachable contacts as Asterisk last reported it "
+            "(the largest when it has several; absent while none is reachable). ContactStatus comes "
+            "only when a contact's status changes; PJSIPShowContacts (write=system) refreshes "
+            "registered contacts at each reconcile.",
             labels=["endpoint"],
         )
         deprecated = GaugeMetricFamily(
