@@ -223,6 +223,22 @@ class SipPlant:
 
     # --- views --------------------------------------------------------------------------------------
 
+    def truth(self) -> dict[str, dict[str, str]]:
+        """What really holds, for :class:`~ami_exporter.simulator.truth.Truth`."""
+        contacts = {}
+        for e in self.endpoints.values():
+            if e.has_contact():
+                contacts[f"PJSIP/{e.name}"] = (
+                    "non_qualified" if e.kind == SOFTPHONE else "reachable" if e.online else "unreachable"
+                )
+        return {
+            "endpoints": {
+                f"PJSIP/{e.name}": "reachable" if e.online else "unreachable" for e in self.endpoints.values()
+            },
+            "contacts": contacts,
+            "registrations": {r.name: r.status.lower() for r in self.registrations.values()},
+        }
+
     def device_state(self, endpoint: SipEndpoint) -> str:
         """chan_pjsip_devicestate(): the calls' state, else online/offline."""
         state = self._device_state(f"PJSIP/{endpoint.name}")

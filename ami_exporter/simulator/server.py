@@ -227,4 +227,5 @@ class Simulator(FaultsMixin):
             emitted=dict(model.emitted),
             security=dict(model.security),
             sessions=sessions,
+            **(model.sip.truth() if model.sip is not None else {}),
         )
