@@ -175,7 +175,8 @@ class CallCenter:
                 config.pjsip,
                 [iface[len("PJSIP/") :] for iface in self.agents if iface.startswith("PJSIP/")],
                 clock,
-                self.rng,
+                # Its own random stream: adding phones must not change the calls a seed makes.
+                random.Random(f"pjsip-{config.seed}"),
                 self.emit,
                 self.set_online,
                 self._agent_device_state,

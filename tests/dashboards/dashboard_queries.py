@@ -110,8 +110,6 @@ KNOWN_METRICS: frozenset[str] = frozenset(
         "asterisk_contacts",
         "asterisk_registrations",
         "asterisk_registration_up",
-        "asterisk_endpoint_up",
-        "asterisk_contact_roundtrip_seconds",
     }
 )
 
