@@ -170,7 +170,7 @@ class EndpointBook:
             if device not in old and self._caps.admit("device", device) != device:
                 continue
             fresh[device] = DEVICE_STATES[DEVICE_STATE_BY_TEXT.get(word, 0)]
-            corrections["device"] += old.get(device) != fresh[device]
+        corrections["device"] += sum(1 for device, state in fresh.items() if old.get(device) != state)
         self.devices = fresh
         if endpoints:
             pjsip = [(d, word) for d, word in rows if d.startswith("PJSIP/") and word != "INVALID"]
