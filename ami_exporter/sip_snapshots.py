@@ -31,20 +31,6 @@ MAX_ENDPOINT_DETAILS = 200
 _EMPTY_LIST_MESSAGES = ("no contacts found", "no endpoints found")
 
 
-async def _items(
-    session: Session, action: str, timeout: float, fields: Mapping[str, str] | None = None
-) -> list[Mapping[str, str]] | None:
-    """The items' fields of a list reply; [] for Asterisk's "nothing found" errors, None for any
-    other error (the snapshot is skipped, the model keeps what events said)."""
-    try:
-        reply: ListReply = await session.list_action(action, fields, timeout=timeout)
-    except AMIError as error:
-        if error.message.strip().lower() in _EMPTY_LIST_MESSAGES:
-            return []
-        return None
-    return [item.fields for item in reply.items]
-
-
 async def _apply(
     session: Session,
     action: str,
@@ -52,10 +38,21 @@ async def _apply(
     apply: Callable[[Iterable[Mapping[str, str]]], int],
     fields: Mapping[str, str] | None = None,
 ) -> bool:
-    items = await _items(session, action, timeout, fields)
-    if items is None:
+    """Take one snapshot. The session applies it at the point of the stream where its
+    ``...Complete`` arrives (before the events that follow it). Asterisk's "nothing found" error
+    is an empty list (applying none changes nothing, so it may come late); any other error skips
+    the snapshot: the model keeps what events said. Returns whether it was applied."""
+
+    def at_complete(reply: ListReply) -> None:
+        apply([item.fields for item in reply.items])
+
+    try:
+        await session.list_action(action, fields, timeout=timeout, apply=at_complete)
+    except AMIError as error:
+        if error.message.strip().lower() in _EMPTY_LIST_MESSAGES:
+            apply([])
+            return True
         return False
-    apply(items)
     return True
 
 

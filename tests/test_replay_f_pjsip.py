@@ -58,7 +58,7 @@ SNAPSHOT_ACTIONS = {
 def scrape(pbx: PBX) -> Samples:
     """What /metrics would say (per-endpoint series on)."""
     options = CollectorOptions(endpoint_details=True, process=False)
-    text = generate_latest(build_registry(pbx, ConnectionStatus(up=True), options)).decode()
+    text = generate_latest(build_registry(pbx, ConnectionStatus(up=True, ready=True), options)).decode()
     samples: Samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

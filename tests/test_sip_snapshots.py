@@ -15,6 +15,14 @@ from ami_exporter.simulator import Simulator, SimulatorConfig, UserConfig
 from ami_exporter.simulator.config import EXPORTER_READ, PjsipConfig, default_users
 
 from .conftest import ServiceFactory, wait_for
+from .support.scripted import (
+    READ_ONLY_COMMANDS,
+    ScriptedSession,
+    default_handler,
+    event,
+    list_reply,
+    scripted_server,
+)
 
 # Every member phone and the extra one are down before the exporter starts; mobile1 is not
 # registered, the trunk has no contact.
@@ -159,3 +167,68 @@ async def test_a_failing_trunk_registration(sim: Simulator, running_service: Ser
         sip.set_registration("trunk-provider", "Registered")
         await wait_for(lambda: pbx.registrations.named() == {"trunk-provider": "registered"})
         assert pbx.corrections["registration"] == 1  # the first snapshot named it; nothing since
+
+
+# -- a SIP snapshot lands where its Complete is in the stream --------------------------------------
+
+
+async def test_device_list_lands_before_the_phone_that_comes_back_right_after_it(
+    running_service: ServiceFactory,
+) -> None:
+    """The phone answered a qualify while Asterisk wrote the list: its PeerStatus, ContactStatus
+    and DeviceStateChange follow the Complete in the same write, and must win over the list."""
+    commands = (*READ_ONLY_COMMANDS, "DeviceStateList")
+    base = default_handler(commands)
+    lists = 0
+
+    def handler(session: ScriptedSession, action: dict[str, str]) -> bytes | None:
+        nonlocal lists
+        if action.get("Action") != "DeviceStateList":
+            return base(session, action)
+        lists += 1
+        item = event(
+            "DeviceStateChange",
+            ("ActionID", action["ActionID"]),
+            ("Device", "PJSIP/2003"),
+            ("State", "UNAVAILABLE"),
+        )
+        data = list_reply(action, "DeviceStateListComplete", [item])
+        if lists == 1:
+            data += (
+                event(
+                    "PeerStatus",
+                    ("Privilege", "system,all"),
+                    ("ChannelType", "PJSIP"),
+                    ("Peer", "PJSIP/2003"),
+                    ("PeerStatus", "Reachable"),
+                )
+                + event(
+                    "ContactStatus",
+                    ("Privilege", "system,all"),
+                    ("URI", "sip:2003@h"),
+                    ("ContactStatus", "Reachable"),
+                    ("AOR", "2003"),
+                    ("EndpointName", "2003"),
+                    ("RoundtripUsec", "543"),
+                )
+                + event(
+                    "DeviceStateChange",
+                    ("Privilege", "call,all"),
+                    ("Device", "PJSIP/2003"),
+                    ("State", "NOT_INUSE"),
+                )
+            )
+        else:  # the next lists say what the events said
+            data = data.replace(b"UNAVAILABLE", b"NOT_INUSE")
+        return data
+
+    pbx = PBX()
+    async with (
+        scripted_server(handler) as server,
+        running_service(server.port, pbx=pbx, reconcile_interval=10.0) as service,
+    ):
+        await wait_for(lambda: service.status.reconciles >= 1)
+        await wait_for(lambda: pbx.events.get("DeviceStateChange", 0) == 1)
+        assert pbx.endpoints.endpoints["PJSIP/2003"].state == "reachable"
+        assert pbx.endpoints.devices == {"PJSIP/2003": "not_in_use"}
+        assert pbx.corrections["device"] == 1 and pbx.corrections["endpoint"] == 1  # first sight only
