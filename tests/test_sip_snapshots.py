@@ -121,6 +121,10 @@ async def test_a_reconnect_asks_again_for_static_contacts(
         await wait_for(lambda: service.status.logins["success"] == 2)
         await wait_for(lambda: pbx.endpoints.endpoints["PJSIP/judy"].state == "reachable")
         await wait_for(lambda: pbx.endpoints.contacts.by_state()["reachable"] == 1)
+        # Every static phone asked about again in the new session (6 + 6), then no more.
+        await wait_for(lambda: sent(sim, "exporter_sys").get("PJSIPShowEndpoint", 0) >= 12)
+        done = service.status.reconciles
+        await wait_for(lambda: service.status.reconciles >= done + 2)
         assert sent(sim, "exporter_sys")["PJSIPShowEndpoint"] == 12
         assert pbx.corrections["contact"] >= 1 and pbx.corrections["endpoint"] >= 1
 
