@@ -32,7 +32,7 @@ from .ami.client import (
 )
 from .ami.protocol import DEFAULT_MAX_FRAME_BYTES, Message
 from .pbx import PBX, QueueSnapshot
-from .sip_snapshots import reconcile_sip
+from .sip_snapshots import SIP_SNAPSHOT_ACTIONS, reconcile_sip
 
 log = logging.getLogger(__name__)
 
@@ -440,8 +440,10 @@ class AMIService:
         log.log(level, message, *args)
 
 
-# The snapshots of a reconcile, in order; each is taken only when ListCommands permits it.
-SNAPSHOT_ACTIONS = ("QueueStatus", "CoreShowChannels", "BridgeList", "CoreSettings", "CoreStatus")
+# The snapshots of a reconcile, in order; each is taken only when ListCommands permits it. The SIP
+# ones (sip_snapshots.py) follow the core ones.
+_CORE_SNAPSHOT_ACTIONS = ("QueueStatus", "CoreShowChannels", "BridgeList", "CoreSettings", "CoreStatus")
+SNAPSHOT_ACTIONS = (*_CORE_SNAPSHOT_ACTIONS, *SIP_SNAPSHOT_ACTIONS)
 
 
 async def take_snapshots(session: Session, pbx: PBX, *, list_timeout: float = 60.0) -> dict[str, str | None]:
@@ -465,7 +467,7 @@ async def take_snapshots(session: Session, pbx: PBX, *, list_timeout: float = 60
     lists = {"QueueStatus": apply_queues, "CoreShowChannels": apply_channels, "BridgeList": apply_bridges}
     permitted = session.permitted or frozenset()
     outcomes: dict[str, str | None] = {}
-    for name in SNAPSHOT_ACTIONS:
+    for name in _CORE_SNAPSHOT_ACTIONS:
         if name not in permitted:
             continue
         try:
@@ -479,7 +481,7 @@ async def take_snapshots(session: Session, pbx: PBX, *, list_timeout: float = 60
             outcomes[name] = error.message or "error"
         else:
             outcomes[name] = None
-    await reconcile_sip(session, pbx, permitted, list_timeout)
+    outcomes.update(await reconcile_sip(session, pbx, permitted, list_timeout))
     return outcomes
 
 

@@ -31,17 +31,27 @@ MAX_ENDPOINT_DETAILS = 200
 _EMPTY_LIST_MESSAGES = ("no contacts found", "no endpoints found")
 
 
+# The SIP snapshots of a reconcile, in the order taken (each only where permitted).
+SIP_SNAPSHOT_ACTIONS = (
+    "DeviceStateList",
+    "PJSIPShowContacts",
+    "PJSIPShowEndpoints",
+    "PJSIPShowEndpoint",
+    "PJSIPShowRegistrationsOutbound",
+)
+
+
 async def _apply(
     session: Session,
     action: str,
     timeout: float,
     apply: Callable[[Iterable[Mapping[str, str]]], int],
     fields: Mapping[str, str] | None = None,
-) -> bool:
+) -> str | None:
     """Take one snapshot. The session applies it at the point of the stream where its
     ``...Complete`` arrives (before the events that follow it). Asterisk's "nothing found" error
     is an empty list (applying none changes nothing, so it may come late); any other error skips
-    the snapshot: the model keeps what events said. Returns whether it was applied."""
+    the snapshot: the model keeps what events said. Returns None, or Asterisk's error message."""
 
     def at_complete(reply: ListReply) -> None:
         apply([item.fields for item in reply.items])
@@ -51,29 +61,44 @@ async def _apply(
     except AMIError as error:
         if error.message.strip().lower() in _EMPTY_LIST_MESSAGES:
             apply([])
-            return True
-        return False
-    return True
+            return None
+        return error.message or "error"
+    return None
 
 
-async def reconcile_sip(session: Session, pbx: PBX, permitted: frozenset[str], timeout: float) -> None:
-    """Take every SIP snapshot this user may take and apply it to the model."""
+async def reconcile_sip(
+    session: Session, pbx: PBX, permitted: frozenset[str], timeout: float
+) -> dict[str, str | None]:
+    """Take every SIP snapshot this user may take and apply it to the model. Returns, for each
+    action sent, None when it worked or Asterisk's error message (``PJSIPShowEndpoint``: the first
+    of its errors)."""
+    outcomes: dict[str, str | None] = {}
     lists_endpoints = "PJSIPShowEndpoints" in permitted
     if "DeviceStateList" in permitted:
-        await _apply(
+        outcomes["DeviceStateList"] = await _apply(
             session,
             "DeviceStateList",
             timeout,
             lambda items: pbx.reconcile_devices(items, endpoints=not lists_endpoints),
         )
     if "PJSIPShowContacts" in permitted:
-        await _apply(session, "PJSIPShowContacts", timeout, pbx.reconcile_contacts)
-    listed = lists_endpoints and await _apply(
-        session, "PJSIPShowEndpoints", timeout, pbx.reconcile_endpoint_list
-    )
-    if listed and "PJSIPShowEndpoint" in permitted:
+        outcomes["PJSIPShowContacts"] = await _apply(
+            session, "PJSIPShowContacts", timeout, pbx.reconcile_contacts
+        )
+    if lists_endpoints:
+        outcomes["PJSIPShowEndpoints"] = await _apply(
+            session, "PJSIPShowEndpoints", timeout, pbx.reconcile_endpoint_list
+        )
+    if outcomes.get("PJSIPShowEndpoints", "not taken") is None and "PJSIPShowEndpoint" in permitted:
         for name in pbx.endpoints.needing_detail()[:MAX_ENDPOINT_DETAILS]:
             detail = {"Endpoint": name}
-            await _apply(session, "PJSIPShowEndpoint", timeout, pbx.reconcile_endpoint_detail, detail)
+            failure = await _apply(
+                session, "PJSIPShowEndpoint", timeout, pbx.reconcile_endpoint_detail, detail
+            )
+            if outcomes.get("PJSIPShowEndpoint") is None:
+                outcomes["PJSIPShowEndpoint"] = failure
     if "PJSIPShowRegistrationsOutbound" in permitted:
-        await _apply(session, "PJSIPShowRegistrationsOutbound", timeout, pbx.reconcile_registrations)
+        outcomes["PJSIPShowRegistrationsOutbound"] = await _apply(
+            session, "PJSIPShowRegistrationsOutbound", timeout, pbx.reconcile_registrations
+        )
+    return outcomes

@@ -41,8 +41,10 @@ READ_ONLY_ACTIONS = SESSION_ACTIONS | QUERY_ACTIONS
 
 # The write classes that let a user run each query action in Asterisk 22: any one of them suffices;
 # empty means authority 0 (every logged-in user). What ListCommands prints as "(Priv: ...)" for a
-# write=all user (a test compares this table with the recorded reply). ``ami-exporter check`` tells
-# from it which manager.conf ``write =`` class would enable a missing snapshot.
+# write=all user (a test compares this table with the recorded reply; the recorded instance loaded
+# no res_pjsip, so the PJSIP rows are from their ast_manager_register_xml() calls).
+# ``ami-exporter check`` tells from it which manager.conf ``write =`` class would enable a missing
+# snapshot.
 QUERY_ACTION_WRITE_CLASSES: dict[str, frozenset[str]] = {
     "Ping": frozenset(),
     "QueueStatus": frozenset(),
@@ -51,6 +53,11 @@ QUERY_ACTION_WRITE_CLASSES: dict[str, frozenset[str]] = {
     "CoreStatus": frozenset({"system", "reporting"}),
     "CoreSettings": frozenset({"system", "reporting"}),
     "CoreShowChannels": frozenset({"system", "reporting"}),
+    "DeviceStateList": frozenset({"call", "reporting"}),
+    "PJSIPShowRegistrationsOutbound": frozenset({"system", "reporting"}),
+    "PJSIPShowEndpoints": frozenset({"system"}),
+    "PJSIPShowEndpoint": frozenset({"system"}),
+    "PJSIPShowContacts": frozenset({"system"}),
 }
 
 # The events that make up the replies of the list actions above (items and completions). They are
