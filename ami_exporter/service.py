@@ -1,7 +1,8 @@
 """Keeps one AMI session alive and the model in step with Asterisk.
 
 Per session: connect, log in, ``ListCommands`` (what may we run?), reconcile (``QueueStatus``,
-and ``CoreShowChannels``/``BridgeList``/``CoreSettings``/``CoreStatus`` where permitted), then
+and ``CoreShowChannels``/``BridgeList``/``CoreSettings``/``CoreStatus`` and the SIP snapshots of
+``sip_snapshots`` where permitted), then
 ping and reconcile on their intervals until the session ends; reconnect with capped
 exponential backoff and jitter. Login failures are logged once per state change, never per
 attempt, and never end the process.
@@ -31,6 +32,7 @@ from .ami.protocol import DEFAULT_MAX_FRAME_BYTES, Message
 from .pbx import PBX, QueueSnapshot
 from .secret import SecretError
 from .secret import SecretSource as SecretSource  # re-exported: settings are built with it
+from .sip_snapshots import SIP_SNAPSHOT_ACTIONS, reconcile_sip
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +270,7 @@ class AMIService:
             self.pbx.channels.clear_channels()
         if "BridgeList" not in permitted:
             self.pbx.channels.clear_bridges()
+        self.pbx.new_session()
         self._reconciled_once = False
         self._reconcile_now.clear()
         tasks = [
@@ -416,8 +419,10 @@ class AMIService:
         log.log(level, message, *args)
 
 
-# The snapshots of a reconcile, in order; each is taken only when ListCommands permits it.
-SNAPSHOT_ACTIONS = ("QueueStatus", "CoreShowChannels", "BridgeList", "CoreSettings", "CoreStatus")
+# The snapshots of a reconcile, in order; each is taken only when ListCommands permits it. The SIP
+# ones (sip_snapshots.py) follow the core ones.
+_CORE_SNAPSHOT_ACTIONS = ("QueueStatus", "CoreShowChannels", "BridgeList", "CoreSettings", "CoreStatus")
+SNAPSHOT_ACTIONS = (*_CORE_SNAPSHOT_ACTIONS, *SIP_SNAPSHOT_ACTIONS)
 
 
 async def take_snapshots(session: Session, pbx: PBX, *, list_timeout: float = 60.0) -> dict[str, str | None]:
@@ -441,7 +446,7 @@ async def take_snapshots(session: Session, pbx: PBX, *, list_timeout: float = 60
     lists = {"QueueStatus": apply_queues, "CoreShowChannels": apply_channels, "BridgeList": apply_bridges}
     permitted = session.permitted or frozenset()
     outcomes: dict[str, str | None] = {}
-    for name in SNAPSHOT_ACTIONS:
+    for name in _CORE_SNAPSHOT_ACTIONS:
         if name not in permitted:
             continue
         try:
@@ -455,6 +460,7 @@ async def take_snapshots(session: Session, pbx: PBX, *, list_timeout: float = 60
             outcomes[name] = error.message or "error"
         else:
             outcomes[name] = None
+    outcomes.update(await reconcile_sip(session, pbx, permitted, list_timeout))
     return outcomes
 
 

@@ -1161,6 +1161,96 @@ def health_dashboard() -> Json:
         )
     )
 
+    ps.append(row(lay, "SIP endpoints and trunks"))
+    ps.append(
+        panel(
+            lay,
+            "stat",
+            "Trunk registrations",
+            "Each outbound registration (asterisk_registration_up; named when the AMI user may run"
+            " PJSIPShowRegistrationsOutbound, write=reporting or system). AsteriskTrunkRegistrationDown"
+            " fires after 2 minutes down.",
+            "none",
+            [
+                target(
+                    f"max by (registration) (asterisk_registration_up{{{SEL}}})",
+                    "{{registration}}",
+                    instant=True,
+                )
+            ],
+            8,
+            4,
+            defaults={"mappings": up_map, "thresholds": thresholds((None, "red"), (1, "green"))},
+            options={"textMode": "value_and_name"},
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "stat",
+            "Endpoints unreachable",
+            "SIP endpoints (phones, trunks) that are unreachable now. Exact from the first reconcile with"
+            " write=system (PJSIPShowEndpoints) or, for idle endpoints, write=reporting (DeviceStateList);"
+            " otherwise only endpoints that changed since the exporter connected.",
+            "short",
+            [target(f'sum(asterisk_endpoints{{state="unreachable", {SEL}}})', instant=True)],
+            4,
+            4,
+            defaults={"thresholds": thresholds((None, "green"), (1, "orange"))},
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "stat",
+            "Contacts unreachable",
+            "SIP contacts (a phone's registered or configured address) whose qualify fails.",
+            "short",
+            [target(f'sum(asterisk_contacts{{state="unreachable", {SEL}}})', instant=True)],
+            4,
+            4,
+            defaults={"thresholds": thresholds((None, "green"), (1, "orange"))},
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "timeseries",
+            "Registrations by state",
+            "Outbound registrations (trunks) by state: registered, rejected, unregistered, ...",
+            "short",
+            [target(f"sum by (state) (asterisk_registrations{{{SEL}}})", "{{state}}")],
+            8,
+            4,
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "timeseries",
+            "Endpoints by state",
+            "SIP endpoints by reachability (PeerStatus; the PJSIPShowEndpoints or DeviceStateList snapshot"
+            " at each reconcile where permitted).",
+            "short",
+            [target(f"sum by (state) (asterisk_endpoints{{{SEL}}})", "{{state}}")],
+            12,
+            8,
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "timeseries",
+            "Contacts by state",
+            "SIP contacts by qualify status: reachable, unreachable, non_qualified (registered with qualify"
+            " off), unknown.",
+            "short",
+            [target(f"sum by (state) (asterisk_contacts{{{SEL}}})", "{{state}}")],
+            12,
+            8,
+        )
+    )
+
     ps.append(row(lay, "Security"))
     ps.append(
         panel(
@@ -1247,7 +1337,8 @@ def health_dashboard() -> Json:
             lay,
             "timeseries",
             "Reconcile corrections",
-            "Differences the periodic QueueStatus snapshot corrected in the exporter's event-derived state,"
+            "Differences the periodic snapshots (QueueStatus; channels, devices, SIP endpoints, contacts and"
+            " registrations where permitted) corrected in the exporter's event-derived state,"
             " per"
             " minute, by object. Bursts after a reconnect are normal; a steady rate means lost events.",
             "cpm",
@@ -1352,7 +1443,8 @@ def health_dashboard() -> Json:
     return dashboard(
         "asterisk-health",
         "Asterisk / Asterisk and exporter health",
-        "Asterisk status and versions, security events, the AMI session and the exporter's own health.",
+        "Asterisk status and versions, SIP endpoints and trunks, security events, the AMI session and the"
+        " exporter's own health.",
         ps,
         annotations=annotations,
     )

@@ -131,6 +131,21 @@ async def test_channels_cdr_and_security_equal_the_truth(reporting_run: Run) -> 
     assert security["RequestBadFormat"] == 0
 
 
+async def test_sip_endpoints_and_registrations_equal_the_truth(reporting_run: Run) -> None:
+    """write=reporting: endpoints from DeviceStateList where the device state says (idle) and
+    PeerStatus otherwise, trunk registrations named by PJSIPShowRegistrationsOutbound; contacts
+    only as far as their changes were seen."""
+    truth, pbx = reporting_run.truth, reporting_run.service.pbx
+    states = {name: endpoint.state for name, endpoint in pbx.endpoints.endpoints.items()}
+    assert states == truth.endpoints
+    assert pbx.registrations.named() == truth.registrations
+    contacts = pbx.endpoints.contacts.contacts.values()
+    assert {c.endpoint: c.status for c in contacts} == {
+        name: status for name, status in truth.contacts.items() if name in {c.endpoint for c in contacts}
+    }
+    assert truth.emitted.get("PeerStatus", 0) > 0, "phones should come and go during the run"
+
+
 async def test_only_permitted_read_only_actions_were_sent(reporting_run: Run) -> None:
     sent = set(reporting_run.service.sent_actions)
     assert sent <= READ_ONLY_ACTIONS

@@ -13,7 +13,17 @@ Asterisk's ``main/manager.c`` (the banner in ``session_do()``, line and frame pa
 * the server's first line is a banner (``Asterisk Call Manager/11.0.0``) with no blank line
   after it;
 * a message is classified by its *first* line only, because real events carry ``Response:``
-  headers (``OriginateResponse``) and other clients' ``ActionID`` headers.
+  headers (``OriginateResponse``) and other clients' ``ActionID`` headers;
+* a value may end in a bare ``\\n`` that Asterisk then follows with its own ``\\r\\n``
+  (``PJSIPShowContacts``: ``Message: No Contacts found\\n\\r\\n\\r\\n``): the frame ends at
+  ``\\n\\r\\n`` and the ``\\r\\n`` left over is an empty line before the next frame. Empty lines
+  between frames are not frames and not malformed; they travel with the next message.
+
+Every byte is accounted for: a message whose bytes are not exactly what :func:`encode_message`
+would write (a bare LF line end, a ``\\n\\n`` terminator, empty lines before it) keeps its
+bytes in ``Message.wire``, and :func:`encode_wire` writes them back. The regular CRLF frame, all
+of a real stream but a handful, keeps nothing. Only the space after a colon is normalised
+(``Key:value`` comes back as ``Key: value``; Asterisk always writes the space).
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ __all__ = [
     "Message",
     "encode_action",
     "encode_message",
+    "encode_wire",
 ]
 
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
@@ -65,13 +76,15 @@ class Message:
 
     ``headers`` keeps every line in wire order, repeated keys included. ``fields`` maps each key
     to its *first* value (what Asterisk's own ``astman_get_header`` returns); it is built on
-    first use.
+    first use. ``wire`` holds the exact bytes of an irregular frame (see the module docstring),
+    None for a regular one.
     """
 
     kind: Kind
     name: str
     headers: list[tuple[str, str]] = field(default_factory=list)
     _fields: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    wire: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def fields(self) -> dict[str, str]:
@@ -128,6 +141,7 @@ class Decoder:
         "_discarding",
         "_expect_banner",
         "_first_lines",
+        "_leading",
         "_scan_from",
         "_wants",
         "bytes_discarded",
@@ -160,6 +174,7 @@ class Decoder:
         self._scan_from = 0
         self._discarding = False
         self._expect_banner = expect_banner
+        self._leading = b""  # empty lines seen since the last frame, for the next message's wire
         self.malformed_frames = 0
         self.skipped: dict[str, int] = {}
         self.oversized_frames = 0
@@ -196,12 +211,15 @@ class Decoder:
                 # Tail of an oversized frame: drop it, resume after its terminator.
                 self._discarding = False
                 self.bytes_discarded += match.end() - start
+                self._leading = b""
             elif end - start > limit:
                 self.oversized_frames += 1
                 self.bytes_discarded += match.end() - start
+                self._leading = b""
             else:
-                self.bytes_framed += match.end() - start
-                message = self._parse(buffer, start, end)
+                frame_end = match.end()
+                self.bytes_framed += frame_end - start
+                message = self._parse(buffer, start, end, frame_end)
                 if message is not None:
                     messages.append(message)
             start = match.end()
@@ -232,18 +250,26 @@ class Decoder:
                 return True
             return False
         self._expect_banner = False
-        line = bytes(buffer[:newline]).rstrip(b"\r")
+        raw = bytes(buffer[: newline + 1])
+        line = raw[:-1].rstrip(b"\r")
         if line.startswith(_BANNER_PREFIX) or b":" not in line:
             self.bytes_framed += newline + 1
             del buffer[: newline + 1]
-            messages.append(Message(Kind.BANNER, line.decode("utf-8", "replace")))
+            banner = Message(Kind.BANNER, line.decode("utf-8", "replace"))
+            if raw != line + b"\r\n":
+                banner.wire = raw
+            messages.append(banner)
         return True
 
-    def _parse(self, buffer: bytearray, start: int, end: int) -> Message | None:
-        # Skip stray empty lines between frames ("\r\n" left over after "\r\n\r\n\r\n").
+    def _parse(self, buffer: bytearray, start: int, end: int, frame_end: int) -> Message | None:
+        """Parse the frame ``buffer[start:frame_end]``; ``end`` is the ``\\n`` of its last line."""
+        # Empty lines before a frame ("\r\n" left over after "...\n\r\n\r\n") belong to no frame;
+        # they are kept for the wire bytes of the next message, never counted as malformed.
+        leading = start
         while start < end and buffer[start] in b"\r\n":
             start += 1
         if start >= end:
+            self._leading += buffer[leading:frame_end]
             return None
         first_end = buffer.find(b"\n", start, end)
         if first_end < 0:
@@ -254,6 +280,7 @@ class Decoder:
             known = self._classify(first)
             if known is None:
                 self.malformed_frames += 1
+                self._leading = b""
                 return None
             if len(self._first_lines) < _FIRST_LINE_CACHE_SIZE:
                 self._first_lines[first] = known
@@ -261,21 +288,42 @@ class Decoder:
         if not wanted:
             skipped = self.skipped
             skipped[name] = skipped.get(name, 0) + 1
+            self._leading = b""  # a skipped frame's bytes are counted, not kept
             return None
         # Up to and including the "\n" that ends the last line, so that every line ends alike.
         text = buffer[start : end + 1].decode("utf-8", "surrogateescape")
+        size = len(text)
         if "\r" in text:
             text = text.replace("\r\n", "\n")
         line_count = text.count("\n")
         if line_count > self.max_headers:
             self.malformed_frames += 1
+            self._leading = b""
             return None
+        # Regular: no empty line before it, every line ends in CRLF (one "\r" removed per line
+        # and none left) and the terminator is "\n\r\n".
+        regular = (
+            start == leading
+            and frame_end - end == 3
+            and size - len(text) == line_count
+            and not self._leading
+            and "\r" not in text
+        )
+        message: Message | None = None
         if len(text) <= self.max_line_chars:
             # The fast path: every line is "Key: value" (no line can be too long).
             headers: list[tuple[str, str]] = _HEADER.findall(text)
             if len(headers) == line_count:
-                return Message(kind, name, headers)
-        return self._parse_lines(kind, name, text[:-1].split("\n"))
+                message = Message(kind, name, headers)
+        if message is None:
+            message = self._parse_lines(kind, name, text[:-1].split("\n"))
+            if message is None:
+                self._leading = b""
+                return None
+        if not regular:
+            message.wire = self._leading + bytes(buffer[leading:frame_end])
+            self._leading = b""
+        return message
 
     def _classify(self, first: bytes) -> tuple[Kind, str, bool] | None:
         """Kind, name and whether it is parsed in full, from a frame's first line; None if it is
@@ -338,6 +386,16 @@ def encode_message(headers: Iterable[tuple[str, str]]) -> bytes:
         out.append(f"{key}: {value}\r\n")
     out.append("\r\n")
     return "".join(out).encode("utf-8", "surrogateescape")
+
+
+def encode_wire(message: Message) -> bytes:
+    """The bytes a message was decoded from: its ``wire`` when it was irregular, else the
+    regular encoding (a banner is one CRLF line)."""
+    if message.wire is not None:
+        return message.wire
+    if message.kind is Kind.BANNER:
+        return message.name.encode("utf-8", "surrogateescape") + b"\r\n"
+    return encode_message(message.headers)
 
 
 def encode_action(name: str, fields: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> bytes:

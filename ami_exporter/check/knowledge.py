@@ -2,7 +2,7 @@
 
 * :data:`FAMILIES`: which metric families each snapshot action and each event (read) class feeds,
   and what the metrics lack without the snapshot. Adding a collector or an allowlisted action
-  (PJSIP endpoints, ``DeviceStateList``) means adding or extending a row here.
+  means adding or extending a row here.
 * The write classes each action needs come from ``ami/actions.py`` (``QUERY_ACTION_WRITE_CLASSES``);
   the classes a user actually holds are read from its live ``ListCommands`` reply.
 * :func:`least_privilege_block`: the ``manager.conf`` section to use instead, for a named user.
@@ -26,6 +26,9 @@ class Family:
     read: tuple[str, ...] = ()  # event classes (manager.conf read=) that feed it
     snapshots: tuple[str, ...] = ()  # actions that make it exact after a (re)connect
     without: str = ""  # what the metrics lack when a snapshot action is not permitted
+    # The snapshots need a write class the README advises against (system): their absence is the
+    # recommended setup, reported as OK with what the metrics lack, never as degraded.
+    optional: bool = False
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -83,10 +86,32 @@ FAMILIES: tuple[Family, ...] = (
     Family("cdr", "CDRs", "asterisk_cdr_total, asterisk_cdr_billable_seconds_total", read=("cdr",)),
     Family("security", "security events", "asterisk_security_events_total", read=("security",)),
     Family(
-        "endpoints",
-        "endpoints and devices",
-        "asterisk_endpoints, asterisk_devices, asterisk_endpoint_*",
+        "devices",
+        "device states and PJSIP endpoints",
+        "asterisk_devices, asterisk_endpoints, asterisk_endpoint_up",
         read=("system", "call"),
+        snapshots=("DeviceStateList",),
+        without="only endpoints and devices whose state changed since the exporter connected are known:"
+        " a phone that was down before is missing",
+    ),
+    Family(
+        "sip_lists",
+        "every PJSIP endpoint and contact",
+        "asterisk_contacts, asterisk_contact_roundtrip_seconds, asterisk_endpoint_roundtrip_seconds",
+        read=("system",),
+        snapshots=("PJSIPShowEndpoints", "PJSIPShowContacts", "PJSIPShowEndpoint"),
+        without="contacts are known once their status changes; write = system would list them all at"
+        " login but also allows GetConfig, ModuleLoad, DBPut and Hangup (README, Privileges)",
+        optional=True,
+    ),
+    Family(
+        "registrations",
+        "outbound registrations (trunks)",
+        "asterisk_registrations, asterisk_registration_up",
+        read=("system",),
+        snapshots=("PJSIPShowRegistrationsOutbound",),
+        without="registrations are counted by state as Registry events come, and"
+        " asterisk_registration_up is not exported (the event names no registration)",
     ),
 )
 
@@ -95,11 +120,12 @@ FAMILIES: tuple[Family, ...] = (
 # user may write is power the exporter never uses: a leaked exporter secret should not be able to
 # place calls, hang them up, pause agents, run CLI commands or rewrite configuration.
 def _usable_write_classes() -> frozenset[str]:
-    """The one class that covers every privileged query action: the intersection of their
-    classes, minus ``system`` (which also allows ModuleLoad, DBPut, ...)."""
-    needed = [classes for classes in QUERY_ACTION_WRITE_CLASSES.values() if classes]
-    common = frozenset.intersection(*needed) if needed else frozenset()
-    return common - {"system"}
+    """The one class that covers every privileged query action that does not need ``system``
+    (which also allows GetConfig, ModuleLoad, DBPut, ...): the intersection of their classes.
+    The PJSIP lists that need ``system`` alone are a trade-off the operator makes (README)."""
+    needed = [classes - {"system"} for classes in QUERY_ACTION_WRITE_CLASSES.values()]
+    needed = [classes for classes in needed if classes]
+    return frozenset.intersection(*needed) if needed else frozenset()
 
 
 USABLE_WRITE_CLASSES: frozenset[str] = _usable_write_classes()
@@ -134,6 +160,21 @@ def held_write_classes(privileges: Mapping[str, frozenset[str]]) -> dict[str, li
 
 def missing_snapshots(family: Family, permitted: frozenset[str]) -> list[str]:
     return [action for action in family.snapshots if action not in permitted]
+
+
+def not_loaded(missing: Iterable[str], permitted: frozenset[str]) -> list[str]:
+    """The missing actions the user's write classes would allow: ListCommands lists every action
+    the user may run, so these are not registered at all (res_pjsip not loaded, say). Evidence: a
+    permitted action that needs a subset of the classes (CoreShowChannels, system or reporting,
+    proves one of them, which PJSIPShowRegistrationsOutbound accepts too)."""
+    proofs = [
+        QUERY_ACTION_WRITE_CLASSES[action] for action in permitted if QUERY_ACTION_WRITE_CLASSES.get(action)
+    ]
+    return [
+        action
+        for action in missing
+        if any(proof <= QUERY_ACTION_WRITE_CLASSES.get(action, frozenset()) for proof in proofs)
+    ]
 
 
 def enabling_class(actions: Iterable[str]) -> str:

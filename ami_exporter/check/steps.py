@@ -149,7 +149,10 @@ def _families(step: Step, permitted: frozenset[str], user: str) -> None:
     write class that enables it) or unavailable (an action every user may run is missing: FAIL)."""
     states: dict[str, dict[str, object]] = {}
     for family in knowledge.FAMILIES:
-        missing = knowledge.missing_snapshots(family, permitted)
+        absent = knowledge.not_loaded(knowledge.missing_snapshots(family, permitted), permitted)
+        missing = [
+            action for action in knowledge.missing_snapshots(family, permitted) if action not in absent
+        ]
         unprivileged = [action for action in missing if not QUERY_ACTION_WRITE_CLASSES.get(action)]
         state = "unavailable" if unprivileged else "degraded" if missing else "available"
         states[family.key] = {
@@ -160,9 +163,15 @@ def _families(step: Step, permitted: frozenset[str], user: str) -> None:
             "read": list(family.read),
         }
         if not missing:
-            sources = [f"{action} snapshot" for action in family.snapshots]
+            sources = [f"{action} snapshot" for action in family.snapshots if action not in absent]
             sources += [f"{read_class} events" for read_class in family.read]
-            step.add(Status.OK, f"{family.title}: {', '.join(sources)}")
+            loaded = f" ({', '.join(absent)}: not on this Asterisk, module not loaded)" if absent else ""
+            step.add(Status.OK, f"{family.title}: {', '.join(sources)}{loaded}")
+            continue
+        if family.optional and not unprivileged:
+            states[family.key]["state"] = "available"
+            sources = [f"{read_class} events" for read_class in family.read]
+            step.add(Status.OK, f"{family.title}: {', '.join(sources)} ({family.without})")
             continue
         if unprivileged:
             status = Status.FAIL
@@ -312,6 +321,15 @@ def _core_status_found(pbx: PBX) -> str:
     return f"{'?' if current is None else current} active channel(s) per Asterisk (CoreCurrentCalls)"
 
 
+def _by_state(counts: dict[str, int]) -> str:
+    shown = [f"{number} {state}" for state, number in counts.items() if number]
+    return ", ".join(shown) or "none"
+
+
+def _endpoints_found(pbx: PBX) -> str:
+    return f"endpoints: {_by_state(pbx.endpoints.count_by_state())}"
+
+
 # What each snapshot found, in the operator's words (an action without an entry: "taken").
 _FOUND: dict[str, Callable[[PBX], str]] = {
     "QueueStatus": _queues_found,
@@ -319,6 +337,11 @@ _FOUND: dict[str, Callable[[PBX], str]] = {
     "BridgeList": lambda pbx: f"{len(pbx.channels.bridges)} bridge(s)",
     "CoreSettings": _version_found,
     "CoreStatus": _core_status_found,
+    "DeviceStateList": lambda pbx: f"{len(pbx.endpoints.devices)} device(s); {_endpoints_found(pbx)}",
+    "PJSIPShowContacts": lambda pbx: f"contacts: {_by_state(pbx.endpoints.contacts.by_state())}",
+    "PJSIPShowEndpoints": _endpoints_found,
+    "PJSIPShowEndpoint": lambda pbx: f"contacts: {_by_state(pbx.endpoints.contacts.by_state())}",
+    "PJSIPShowRegistrationsOutbound": lambda pbx: f"registrations: {_by_state(pbx.registrations.by_state())}",
 }
 
 

@@ -11,9 +11,10 @@ from ..pbx import PBX
 from ..service import ConnectionStatus
 from .base import ScrapeResults, TimedCollector
 from .channels import ChannelCollector
+from .endpoints import EndpointCollector
 from .exporter import ExporterCollector, ScrapeCollector
 from .queues import QueueCollector
-from .system import CdrCollector, EndpointCollector, SecurityCollector, SystemCollector
+from .system import CdrCollector, SecurityCollector, SystemCollector
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ TITLES = {
     "channels": "Channels and calls",
     "cdr": "CDR",
     "security": "Security",
-    "endpoints": "Endpoints and devices",
+    "endpoints": "Endpoints, contacts, devices and registrations",
     "scrape": "Scrape",
 }
 
@@ -40,9 +40,19 @@ histograms expose `_bucket`, `_sum` and `_count`. Every series also gets the `jo
 Uniqueids and addresses never become labels.
 
 Per-member series (`asterisk_queue_member_*`) can be turned off with
-`--no-collector.queue-members`; per-endpoint series (`asterisk_endpoint_*`) are off unless
-`--collector.endpoint-details` is given. The `process_*` and `python_*` families of
-prometheus_client are exported too and not listed here.
+`--no-collector.queue-members`; per-endpoint series (`asterisk_endpoint_*`,
+`asterisk_contact_roundtrip_seconds`) are off unless `--collector.endpoint-details` is given;
+`asterisk_registration_up` is always on (trunks are few; at most 200 registration names). The
+`process_*` and `python_*` families of prometheus_client are exported too and not listed here.
+
+What each family needs from the AMI user (`read=` classes for events, `write=` classes for the
+snapshot actions, as `ListCommands` reports them): endpoints, contacts and registrations need
+`read = system` for `PeerStatus`/`ContactStatus`/`Registry`; devices need `read = call`. Without
+a `write=` class they only show what changed since the exporter connected; `write = reporting`
+adds `DeviceStateList` (devices, and PJSIP endpoints where the device state says) and
+`PJSIPShowRegistrationsOutbound` (registrations by name); `write = system` adds
+`PJSIPShowEndpoints`/`PJSIPShowContacts`/`PJSIPShowEndpoint` (every endpoint and contact at login).
+See `docs/asterisk-notes.md` and the privilege trade-off in the README.
 
 Families marked **(live)** describe Asterisk's state now. They have no samples while
 `asterisk_up` is 0 or before the session's first snapshot completed (`/-/ready`): a wallboard
@@ -71,8 +81,21 @@ def sample_model() -> tuple[PBX, ConnectionStatus]:
         ("Cdr", {"Disposition": "ANSWERED", "BillableSeconds": "60"}),
         ("InvalidPassword", {"Service": "PJSIP"}),
         ("Reload", {"Module": "All"}),
-        ("ContactStatus", {"EndpointName": "alice", "ContactStatus": "Reachable", "RoundtripUsec": "1000"}),
+        (
+            "ContactStatus",
+            {
+                "URI": "sip:alice@192.0.2.10",
+                "AOR": "alice",
+                "EndpointName": "alice",
+                "ContactStatus": "Reachable",
+                "RoundtripUsec": "1000",
+            },
+        ),
         ("DeviceStateChange", {"Device": "PJSIP/alice", "State": "INUSE"}),
+        (
+            "Registry",
+            {"ChannelType": "PJSIP", "Username": "sip:1@p", "Domain": "sip:p", "Status": "Registered"},
+        ),
     ]
     for name, fields in events:
         pbx.count(name)
@@ -89,6 +112,16 @@ def sample_model() -> tuple[PBX, ConnectionStatus]:
                 ("QueueEntry", {"Queue": "sales", "Uniqueid": "1.1", "Wait": "3"}),
             ]
         )
+    )
+    pbx.reconcile_registrations(
+        [
+            {
+                "ObjectName": "trunk-provider",
+                "ClientUri": "sip:1@p",
+                "ServerUri": "sip:p",
+                "Status": "Registered",
+            }
+        ]
     )
     pbx.caps.overflows["queue"] = 1
     return pbx, status

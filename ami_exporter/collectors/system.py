@@ -1,4 +1,4 @@
-"""System, CDR, security and endpoint metrics."""
+"""System, CDR and security metrics."""
 
 from __future__ import annotations
 
@@ -102,48 +102,3 @@ class SecurityCollector(Collector):
         for (event, service), number in sorted(dict(self._pbx.system.security).items()):
             events.add_metric([event, service], number)
         yield events
-
-
-class EndpointCollector(Collector):
-    """Endpoint and device gauges: samples only while ``live()`` (families always present)."""
-
-    def __init__(self, pbx: PBX, *, details: bool = False, live: Liveness = always_live) -> None:
-        self._pbx = pbx
-        self._details = details
-        self._live = live
-
-    def collect(self) -> Iterator[Metric]:
-        book = self._pbx.endpoints
-        live = self._live()
-        endpoints = GaugeMetricFamily(
-            "asterisk_endpoints",
-            "Endpoints by reachability (PeerStatus, ContactStatus), as seen since the exporter started.",
-            labels=["state"],
-        )
-        for state, number in sorted(book.count_by_state().items()) if live else []:
-            endpoints.add_metric([state], number)
-        yield endpoints
-        devices = GaugeMetricFamily(
-            "asterisk_devices",
-            "Devices by state (DeviceStateChange), Local channels and app_queue pseudo-devices excluded.",
-            labels=["state"],
-        )
-        for state, number in book.devices_by_state().items() if live else []:
-            devices.add_metric([state], number)
-        yield devices
-        if not self._details:
-            return
-        reachable = GaugeMetricFamily(
-            "asterisk_endpoint_up", "1 when the endpoint is reachable or registered.", labels=["endpoint"]
-        )
-        rtt = GaugeMetricFamily(
-            "asterisk_endpoint_roundtrip_seconds",
-            "Last qualify round-trip time (ContactStatus).",
-            labels=["endpoint"],
-        )
-        for name, endpoint in sorted(dict(book.endpoints).items()) if live else []:
-            reachable.add_metric([name], endpoint.state in {"reachable", "registered", "lagged"})
-            if endpoint.roundtrip_seconds is not None:
-                rtt.add_metric([name], endpoint.roundtrip_seconds)
-        yield reachable
-        yield rtt

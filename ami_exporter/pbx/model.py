@@ -17,11 +17,22 @@ from .codes import SECURITY_EVENTS
 from .endpoints import EndpointBook
 from .labels import LabelCaps
 from .queues import QueueBook, QueueSnapshot
+from .registrations import RegistrationBook
 from .system import SystemBook
 
 Handler = Callable[[Mapping[str, str]], None]
 
-CORRECTION_KINDS = ("queue", "queue_member", "queue_caller", "channel", "bridge")
+CORRECTION_KINDS = (
+    "queue",
+    "queue_member",
+    "queue_caller",
+    "channel",
+    "bridge",
+    "endpoint",
+    "contact",
+    "device",
+    "registration",
+)
 
 DEFAULT_CAPS = {
     "queue": 1000,
@@ -34,6 +45,10 @@ DEFAULT_CAPS = {
     "security_service": 50,
     "endpoint": 10000,
     "device": 20000,
+    # Contacts and registrations are keyed by URIs that never become labels; these bound memory.
+    "contact": 50000,
+    "registration_key": 1000,
+    "registration": 200,  # pjsip.conf registration names (trunks): label values
     # --cdr.label values: account codes and contexts are configuration, a few dozen at most.
     "cdr_accountcode": 100,
     "cdr_amaflags": 10,
@@ -57,6 +72,7 @@ class PBX:
         self.channels = ChannelBook(self.caps, monotonic)
         self.system = SystemBook(self.caps, now, cdr_labels)
         self.endpoints = EndpointBook(self.caps)
+        self.registrations = RegistrationBook(self.caps)
         self.events: dict[str, int] = {}
         self.last_event_time = 0.0
         # Every kind is present from the start so that increase() over it works at once.
@@ -64,7 +80,7 @@ class PBX:
         self.handlers: dict[str, Handler] = self._build_handlers()
 
     def _build_handlers(self) -> dict[str, Handler]:
-        q, c, s, e = self.queues, self.channels, self.system, self.endpoints
+        q, c, s, e, r = self.queues, self.channels, self.system, self.endpoints, self.registrations
         handlers: dict[str, Handler] = {
             "QueueCallerJoin": q.caller_join,
             "QueueCallerLeave": q.caller_leave,
@@ -92,6 +108,7 @@ class PBX:
             "PeerStatus": e.peer_status,
             "ContactStatus": e.contact_status,
             "DeviceStateChange": e.device_state,
+            "Registry": r.registry,
         }
         for name in SECURITY_EVENTS:
             handlers[name] = _bind_security(s, name)
@@ -157,6 +174,44 @@ class PBX:
         corrections = self.channels.reconcile_bridges(items)
         self._correct({"bridge": corrections})
         return corrections
+
+    # SIP snapshots. Each takes the items of one list reply, so that it can be applied at the
+    # point of the stream where the reply's ``...Complete`` arrives.
+
+    def reconcile_devices(self, items: Iterable[Mapping[str, str]], *, endpoints: bool = False) -> int:
+        """``DeviceStateList``; with ``endpoints``, PJSIP devices also stand for the PJSIP
+        endpoints (for a user that may not list endpoints)."""
+        corrections = self.endpoints.reconcile_devices(items, endpoints=endpoints)
+        self._correct(corrections)
+        return sum(corrections.values())
+
+    def reconcile_contacts(self, items: Iterable[Mapping[str, str]]) -> int:
+        """``PJSIPShowContacts`` (``ContactList`` items; none when it says "No Contacts found")."""
+        corrections = self.endpoints.contacts.reconcile_contact_list(items)
+        self._correct({"contact": corrections})
+        return corrections
+
+    def reconcile_endpoint_list(self, items: Iterable[Mapping[str, str]]) -> int:
+        """``PJSIPShowEndpoints`` (``EndpointList`` items)."""
+        corrections = self.endpoints.reconcile_endpoint_list(items)
+        self._correct(corrections)
+        return sum(corrections.values())
+
+    def reconcile_endpoint_detail(self, items: Iterable[Mapping[str, str]]) -> int:
+        """``PJSIPShowEndpoint`` for one endpoint (its ``ContactStatusDetail`` items count)."""
+        corrections = self.endpoints.reconcile_endpoint_detail(items)
+        self._correct(corrections)
+        return sum(corrections.values())
+
+    def reconcile_registrations(self, items: Iterable[Mapping[str, str]]) -> int:
+        """``PJSIPShowRegistrationsOutbound`` (``OutboundRegistrationDetail`` items)."""
+        corrections = self.registrations.reconcile_outbound(items)
+        self._correct({"registration": corrections})
+        return corrections
+
+    def new_session(self) -> None:
+        """A new AMI session began: statuses heard before it may have missed changes."""
+        self.endpoints.contacts.new_session()
 
 
 def _bind_security(system: SystemBook, name: str) -> Handler:

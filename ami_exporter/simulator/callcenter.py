@@ -19,6 +19,7 @@ from ami_exporter.pbx.codes import DEVICE_STATE_TEXT
 from ami_exporter.simulator import events as ev
 from ami_exporter.simulator.clock import Timer, VirtualClock
 from ami_exporter.simulator.config import MemberConfig, QueueConfig, SimulatorConfig
+from ami_exporter.simulator.pjsip import SipPlant
 from ami_exporter.simulator.shapes import Bridge, Channel, Event
 from ami_exporter.simulator.truth import CallerTruth, MemberTruth, QueueTruth
 
@@ -38,6 +39,7 @@ class Agent:
     legs: int = 0
     calls: int = 0
     memberships: list[Member] = field(default_factory=list)
+    online: bool = True  # a PJSIP phone's contact is reachable (or registered)
 
     @property
     def device(self) -> str:
@@ -167,6 +169,23 @@ class CallCenter:
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, Queue] = {}
         self._build()
+        self.sip: SipPlant | None = None
+        if config.pjsip is not None:
+            self.sip = SipPlant(
+                config.pjsip,
+                [iface[len("PJSIP/") :] for iface in self.agents if iface.startswith("PJSIP/")],
+                clock,
+                # Its own random stream: adding phones must not change the calls a seed makes.
+                random.Random(f"pjsip-{config.seed}"),
+                self.emit,
+                self.set_online,
+                self._agent_device_state,
+                self._endpoint_channels,
+            )
+            for name, endpoint in self.sip.endpoints.items():
+                agent = self.agents.get(f"PJSIP/{name}")
+                if agent is not None and not endpoint.online:  # down before we started
+                    agent.online, agent.status = False, 5
         self._running = False
 
     # --- setup --------------------------------------------------------------------------------
@@ -197,9 +216,13 @@ class CallCenter:
                 self.clock.call_later(self.rng.expovariate(1 / cfg.pause_interval), self._pause_tick(agent))
         if cfg.scanner_rate > 0:
             self.clock.call_later(self.rng.expovariate(cfg.scanner_rate), self._scan)
+        if self.sip is not None:
+            self.sip.start()
 
     def stop_traffic(self) -> None:
         self._running = False
+        if self.sip is not None:
+            self.sip.stop()
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -314,7 +337,7 @@ class CallCenter:
         elif agent.calls:
             status = 7 if agent.legs else 2
         else:
-            status = 6 if agent.legs else 1
+            status = 6 if agent.legs else 1 if agent.online else 5
         if status == agent.status:
             return
         agent.status = status
@@ -324,6 +347,23 @@ class CallCenter:
         if status == 1:
             for member in agent.memberships:
                 self._schedule_dispatch(member.queue, max(member.wrapup_until - self.now(), 0.0))
+
+    def set_online(self, interface: str, online: bool) -> bool:
+        """A member's phone became reachable or not; False when no member uses it."""
+        agent = self.agents.get(interface)
+        if agent is None:
+            return False
+        agent.online = online
+        self._update_agent(agent)
+        return True
+
+    def _agent_device_state(self, device: str) -> str | None:
+        agent = self.agents.get(device)
+        return None if agent is None else DEVICE_STATE_TEXT[agent.status]
+
+    def _endpoint_channels(self, endpoint: str) -> int:
+        prefix = f"PJSIP/{endpoint}-"
+        return sum(1 for ch in self.channels.values() if ch.name.startswith(prefix))
 
     def _schedule_dispatch(self, queue: Queue, delay: float = 0.0) -> None:
         self.clock.call_later(delay, lambda: self.dispatch(queue))
@@ -874,7 +914,7 @@ class CallCenter:
         self.processed_calls = 0
         login = int(self.now())
         for agent in self.agents.values():
-            agent.status, agent.legs, agent.calls = 1, 0, 0
+            agent.status, agent.legs, agent.calls = (1 if agent.online else 5), 0, 0
         for queue in self.queues.values():
             queue.callers.clear()
             self.reset_stats(queue.cfg.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["MemberConfig", "QueueConfig", "SimulatorConfig", "UserConfig"]
+__all__ = ["MemberConfig", "PjsipConfig", "QueueConfig", "SimulatorConfig", "UserConfig"]
 
 EXPORTER_READ = "system,call,agent,user,dtmf,reporting,cdr,dialplan,security"
 STRATEGIES = ("ringall", "rrmemory", "leastrecent", "fewestcalls", "random", "linear", "wrandom", "rrordered")
@@ -79,6 +79,28 @@ class QueueConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PjsipConfig:
+    """res_pjsip is loaded: PJSIP endpoints, their contacts and outbound registrations.
+
+    Every ``PJSIP/<name>`` queue member is a phone with a static, qualified contact; ``phones``
+    adds more. ``softphones`` register (dynamic contacts, not qualified); ``trunks`` are inbound
+    endpoints matched by address, with no contact (always offline, like f-pjsip's ``trunk``);
+    ``registrations`` are outbound registrations to a provider. Mean intervals are simulated
+    seconds, 0 = never."""
+
+    phones: tuple[str, ...] = ()
+    softphones: tuple[str, ...] = ()
+    trunks: tuple[str, ...] = ("trunk",)
+    registrations: tuple[str, ...] = ("trunk-provider",)
+    phones_down: tuple[str, ...] = ()  # phones whose contact is Unreachable at start
+    flap_interval: float = 0.0  # mean time between a phone dropping off, per phone
+    down_time: tuple[float, float] = (20.0, 120.0)
+    register_interval: float = 0.0  # mean time between a softphone's register and unregister
+    registration_failure_interval: float = 0.0  # mean time between a trunk registration failing
+    registration_retry: float = 60.0  # retry_interval: rejected until the next attempt
+
+
+@dataclass(frozen=True, slots=True)
 class SimulatorConfig:
     """Everything the simulator needs. ``call_rate`` is in calls per *simulated* second;
     ``time_scale`` simulated seconds pass per real second (0 = time moves only via ``advance``)."""
@@ -102,6 +124,7 @@ class SimulatorConfig:
     sndbuf: int | None = None  # SO_SNDBUF for sessions (None = OS default)
     tick: float = 0.02  # real seconds between clock advances
     uptime_at_start: float = 200.0  # seconds Asterisk has been up when the simulator starts
+    pjsip: PjsipConfig | None = None  # None: res_pjsip not loaded (like the a-login-actions instance)
 
     @classmethod
     def build(
@@ -183,8 +206,18 @@ class SimulatorConfig:
             queue_timeout=25,
             arrival_weight=1.0,
         )
+        pjsip = PjsipConfig(
+            phones=("reception",),
+            softphones=("mobile1", "mobile2"),
+            flap_interval=900.0,
+            down_time=(30.0, 120.0),
+            register_interval=300.0,
+            registration_failure_interval=600.0,
+            registration_retry=60.0,
+        )
         values: dict[str, object] = {
             "queues": (sales, support, billing),
+            "pjsip": pjsip,
             "call_rate": 0.8,
             "patience": (5.0, 150.0),
             "pause_interval": 600.0,

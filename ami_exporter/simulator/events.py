@@ -304,6 +304,40 @@ def reload(module: str, status: int = 0) -> Event:
     return event("Reload", [("Module", module), ("Status", str(status))])
 
 
+# --- PJSIP (f-pjsip) ---------------------------------------------------------------------------
+
+
+def peer_status(endpoint: str, reachable: bool) -> Event:
+    """PJSIP only ever says Reachable or Unreachable, for the endpoint as a whole."""
+    status = "Reachable" if reachable else "Unreachable"
+    return event(
+        "PeerStatus", [("ChannelType", "PJSIP"), ("Peer", f"PJSIP/{endpoint}"), ("PeerStatus", status)]
+    )
+
+
+def contact_status(uri: str, status: str, aor: str, endpoint: str, roundtrip_usec: int) -> Event:
+    """``status``: Reachable, Unreachable, NonQualified (a new registration), Removed."""
+    return event(
+        "ContactStatus",
+        [
+            ("URI", uri),
+            ("ContactStatus", status),
+            ("AOR", aor),
+            ("EndpointName", endpoint),
+            ("RoundtripUsec", str(roundtrip_usec)),
+        ],
+    )
+
+
+def registry(client_uri: str, server_uri: str, status: str) -> Event:
+    """An outbound registration's outcome. Not in any recording: docs/asterisk-notes.md and
+    res_pjsip_outbound_registration.c (Username = client_uri, Domain = server_uri, no Cause)."""
+    return event(
+        "Registry",
+        [("ChannelType", "PJSIP"), ("Username", client_uri), ("Domain", server_uri), ("Status", status)],
+    )
+
+
 def security(
     name: str,
     *,

@@ -15,6 +15,7 @@ __all__ = [
     "ALL",
     "CLASS_BITS",
     "ActionSpec",
+    "actions_for",
     "authority_to_str",
     "class_bit",
     "get_perm",
@@ -234,3 +235,27 @@ ACTIONS: dict[str, ActionSpec] = {
     name.lower(): ActionSpec(name, synopsis, get_perm(classes) if classes else 0)
     for name, synopsis, classes in _TABLE
 }
+
+# What res_pjsip and res_pjsip_outbound_registration register (the ones the exporter may send
+# and the ones a write=reporting user may run although they act). Not on the captured
+# instance; the classes are from their ast_manager_register_xml() calls.
+_PJSIP_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("PJSIPQualify", "Qualify a chan_pjsip endpoint.", "system,reporting"),
+    ("PJSIPRegister", "Register an outbound registration.", "system,reporting"),
+    ("PJSIPShowContacts", "Lists PJSIP Contacts.", "system"),
+    ("PJSIPShowEndpoint", "Detail listing of an endpoint and its objects.", "system"),
+    ("PJSIPShowEndpoints", "Lists PJSIP endpoints.", "system"),
+    ("PJSIPShowRegistrationsOutbound", "Lists PJSIP outbound registrations.", "system,reporting"),
+    ("PJSIPUnregister", "Unregister an outbound registration.", "system,reporting"),
+)
+
+
+def actions_for(*, pjsip: bool) -> dict[str, ActionSpec]:
+    """The action table of an instance, with res_pjsip loaded or not, in ListCommands order
+    (Asterisk keeps its actions sorted case-insensitively)."""
+    if not pjsip:
+        return ACTIONS
+    table = dict(ACTIONS)
+    for name, synopsis, classes in _PJSIP_TABLE:
+        table[name.lower()] = ActionSpec(name, synopsis, get_perm(classes))
+    return dict(sorted(table.items()))

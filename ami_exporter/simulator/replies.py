@@ -12,7 +12,7 @@ import time
 
 from ami_exporter.pbx.codes import DEVICE_STATE_TEXT
 from ami_exporter.simulator.callcenter import CallCenter, Queue
-from ami_exporter.simulator.shapes import Pairs, bridge_block, list_item, snapshot
+from ami_exporter.simulator.shapes import Pairs, ack, bridge_block, complete, list_item, response, snapshot
 
 __all__ = [
     "ack",
@@ -22,24 +22,8 @@ __all__ = [
     "core_status",
     "queue_status",
     "queue_summary",
+    "response",
 ]
-
-
-def response(status: str, action_id: str | None, *pairs: tuple[str, str]) -> Pairs:
-    out: Pairs = [("Response", status)]
-    if action_id is not None:
-        out.append(("ActionID", action_id))
-    out.extend(pairs)
-    return out
-
-
-def ack(action_id: str | None, message: str) -> Pairs:
-    return response("Success", action_id, ("EventList", "start"), ("Message", message))
-
-
-def complete(name: str, action_id: str | None, count: int, *extra: tuple[str, str]) -> Pairs:
-    body: Pairs = [("EventList", "Complete"), ("ListItems", str(count)), *extra]
-    return list_item(name, body, action_id, first=True)
 
 
 def _matches(queue: Queue, wanted: str | None) -> bool:
@@ -211,6 +195,11 @@ def device_state_list(model: CallCenter, action_id: str | None) -> list[Pairs]:
             device = f"Queue:{m.queue.cfg.name}_pause_{agent.cfg.interface}"
             body = [("Device", device), ("State", "INUSE" if m.paused else "NOT_INUSE")]
             frames.append(list_item("DeviceStateChange", body, action_id, first=True))
+    if model.sip is not None:  # phones that are no queue member, softphones, trunks
+        for device, state in model.sip.devices():
+            frames.append(
+                list_item("DeviceStateChange", [("Device", device), ("State", state)], action_id, first=True)
+            )
     frames.append(complete("DeviceStateListComplete", action_id, len(frames) - 1))
     return frames
 

@@ -12,6 +12,7 @@ from ami_exporter.simulator.callcenter import CallCenter
 from ami_exporter.simulator.clock import VirtualClock
 from ami_exporter.simulator.config import SimulatorConfig, UserConfig
 from ami_exporter.simulator.faults import FaultsMixin
+from ami_exporter.simulator.perms import actions_for
 from ami_exporter.simulator.session import Session, SessionStats
 from ami_exporter.simulator.shapes import Event
 from ami_exporter.simulator.truth import SessionTruth, Truth
@@ -31,6 +32,7 @@ class Simulator(FaultsMixin):
         self.clock = VirtualClock(time.time())
         self.model = CallCenter(self.config, self.clock, self.broadcast)
         self.users: dict[str, UserConfig] = {u.name: u for u in self.config.users}
+        self.actions = actions_for(pjsip=self.config.pjsip is not None)
         self.sessions: dict[int, Session] = {}
         self.session_stats: dict[int, SessionStats] = {}
         self.booted = True
@@ -225,4 +227,5 @@ class Simulator(FaultsMixin):
             emitted=dict(model.emitted),
             security=dict(model.security),
             sessions=sessions,
+            **(model.sip.truth() if model.sip is not None else {}),
         )

@@ -17,7 +17,8 @@ from ami_exporter.simulator import events as ev
 from ami_exporter.simulator import replies
 from ami_exporter.simulator.callcenter import CallCenter, security_tv
 from ami_exporter.simulator.config import SimulatorConfig, UserConfig
-from ami_exporter.simulator.perms import ACTIONS, CLASS_BITS, get_perm, may_run, strings_to_mask
+from ami_exporter.simulator.perms import CLASS_BITS, ActionSpec, get_perm, may_run, strings_to_mask
+from ami_exporter.simulator.pjsip import SipPlant
 from ami_exporter.simulator.shapes import Event, Pairs
 
 __all__ = ["Action", "ActionParser", "Hub", "Session", "SessionStats"]
@@ -107,6 +108,7 @@ class Hub(Protocol):
     config: SimulatorConfig
     model: CallCenter
     users: dict[str, UserConfig]
+    actions: dict[str, ActionSpec]  # by lower-case name, in ListCommands order
     booted: bool
 
     def broadcast(self, event: Event) -> None: ...
@@ -373,7 +375,7 @@ class Session(asyncio.Protocol):
         if lname == "login":
             await self._login(action)
             return
-        spec = ACTIONS.get(lname)
+        spec = self.hub.actions.get(lname)
         if spec is None:
             self._security("RequestBadFormat", self._account(), [("RequestType", f"Action: {name}")])
             message = f"Invalid/unknown command: {name}. Use Action: ListCommands to show available commands."
@@ -389,6 +391,10 @@ class Session(asyncio.Protocol):
             self._write_reply([replies.response("Error", aid, ("Message", message))])
             return
         frames = handler(self, action, aid)
+        if isinstance(frames, bytes):  # a reply Asterisk writes irregularly, byte for byte
+            self.write_raw(frames)
+            self.stats.responses += 1
+            return
         self._write_reply(frames)
         if spec.name == "Logoff":
             self.close("logoff")
@@ -445,7 +451,8 @@ class Session(asyncio.Protocol):
         self._security("SuccessfulAuth", user.name, [("UsingPassword", "0")], severity="Informational")
 
 
-Handler = Callable[[Session, Action, "str | None"], list[Pairs]]
+# A handler returns the frames of its reply, or the exact bytes of an irregular one.
+Handler = Callable[[Session, Action, "str | None"], "list[Pairs] | bytes"]
 
 
 def _ping(s: Session, a: Action, aid: str | None) -> list[Pairs]:
@@ -481,7 +488,7 @@ def _logoff(s: Session, a: Action, aid: str | None) -> list[Pairs]:
 def _list_commands(s: Session, a: Action, aid: str | None) -> list[Pairs]:
     pairs = [
         (spec.name, f"{spec.synopsis}  (Priv: {spec.priv})")
-        for spec in ACTIONS.values()
+        for spec in s.hub.actions.values()
         if may_run(s.writeperm, spec)
     ]
     return [replies.response("Success", aid, *pairs)]
@@ -541,6 +548,31 @@ def _command(s: Session, a: Action, aid: str | None) -> list[Pairs]:
     return [replies.response("Success", aid, ("Message", "Command output follows"), *out)]
 
 
+def _sip(s: Session) -> SipPlant:
+    sip = s.hub.model.sip
+    assert sip is not None  # the PJSIP actions exist only when res_pjsip is configured
+    return sip
+
+
+def _pjsip_show_contacts(s: Session, a: Action, aid: str | None) -> list[Pairs] | bytes:
+    sip = _sip(s)
+    if not sip.registered():
+        # astman_send_error(s, m, "No Contacts found\n"): a bare LF before the frame's CRLFs.
+        action_id = f"ActionID: {aid}\r\n" if aid is not None else ""
+        return f"Response: Error\r\n{action_id}Message: No Contacts found\n\r\n\r\n".encode()
+    return sip.contact_list(aid)
+
+
+def _pjsip_show_endpoint(s: Session, a: Action, aid: str | None) -> list[Pairs]:
+    name = a.get("Endpoint")
+    if not name:
+        return [replies.response("Error", aid, ("Message", "Endpoint parameter missing."))]
+    frames = _sip(s).endpoint_detail(aid, name)
+    if frames is None:
+        return [replies.response("Error", aid, ("Message", f"Unable to retrieve endpoint {name}"))]
+    return frames
+
+
 _HANDLERS: dict[str, Handler] = {
     "Ping": _ping,
     "Events": _events,
@@ -564,4 +596,8 @@ _HANDLERS: dict[str, Handler] = {
         aid, "Extension Statuses will follow", "ExtensionStateListComplete"
     ),
     "Agents": lambda s, a, aid: replies.empty_list(aid, "Agents will follow", "AgentsComplete"),
+    "PJSIPShowEndpoints": lambda s, a, aid: _sip(s).endpoint_list(aid),
+    "PJSIPShowEndpoint": _pjsip_show_endpoint,
+    "PJSIPShowContacts": _pjsip_show_contacts,
+    "PJSIPShowRegistrationsOutbound": lambda s, a, aid: _sip(s).outbound_registrations(aid),
 }

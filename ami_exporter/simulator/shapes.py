@@ -24,9 +24,12 @@ __all__ = [
     "Bridge",
     "Channel",
     "Event",
+    "ack",
     "c_escape",
+    "complete",
     "event",
     "list_item",
+    "response",
     "snapshot",
 ]
 
@@ -120,7 +123,7 @@ _CLASS_NAMES = {
         "AgentRingNoAnswer AgentDump"
     ),
     "cdr": "Cdr",
-    "system": "FullyBooted Shutdown Reload",
+    "system": "FullyBooted Shutdown Reload PeerStatus ContactStatus Registry",
     "security": (
         "FailedACL InvalidAccountID RequestNotAllowed RequestBadFormat SuccessfulAuth "
         "ChallengeResponseFailed InvalidPassword ChallengeSent"
@@ -244,6 +247,25 @@ def event(name: str, *parts: Iterable[tuple[str, str]]) -> Event:
     for part in parts:
         headers.extend(part)
     return Event(name, CLASS_BITS[EVENT_CLASS[name]], headers)
+
+
+def response(status: str, action_id: str | None, *pairs: tuple[str, str]) -> Pairs:
+    out: Pairs = [("Response", status)]
+    if action_id is not None:
+        out.append(("ActionID", action_id))
+    out.extend(pairs)
+    return out
+
+
+def ack(action_id: str | None, message: str) -> Pairs:
+    """The ack of a list action."""
+    return response("Success", action_id, ("EventList", "start"), ("Message", message))
+
+
+def complete(name: str, action_id: str | None, count: int, *extra: tuple[str, str]) -> Pairs:
+    """A list's completion event: ActionID first, then EventList and ListItems."""
+    body: Pairs = [("EventList", "Complete"), ("ListItems", str(count)), *extra]
+    return list_item(name, body, action_id, first=True)
 
 
 def list_item(name: str, body: Sequence[tuple[str, str]], action_id: str | None, *, first: bool) -> Pairs:

@@ -78,6 +78,11 @@ class Truth:
     emitted: dict[str, int]  # every async event the model produced, by name
     security: dict[str, int]
     sessions: dict[int, SessionTruth] = field(default_factory=dict)
+    # PJSIP: endpoint ("PJSIP/<name>") -> reachable/unreachable; contact status per endpoint
+    # with a contact (reachable, unreachable, non_qualified); outbound registration -> Status.
+    endpoints: dict[str, str] = field(default_factory=dict)
+    contacts: dict[str, str] = field(default_factory=dict)
+    registrations: dict[str, str] = field(default_factory=dict)
 
     def events_received(self, session_id: int) -> dict[str, int]:
         return self.sessions[session_id].events

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ami_exporter.ami.protocol import Decoder, Kind, Message, encode_action, encode_message
+from ami_exporter.ami.protocol import Decoder, Kind, Message, encode_action, encode_message, encode_wire
 
 from ..support.captures import CAPTURES
 
@@ -26,13 +26,7 @@ def feed_in_chunks(decoder: Decoder, data: bytes, cuts: list[int]) -> list[Messa
 
 
 def reencode(messages: list[Message]) -> bytes:
-    out = b""
-    for message in messages:
-        if message.kind is Kind.BANNER:
-            out += message.name.encode() + b"\r\n"
-        else:
-            out += encode_message(message.headers)
-    return out
+    return b"".join(encode_wire(message) for message in messages)
 
 
 def test_there_are_captures() -> None:
@@ -159,6 +153,39 @@ def test_fast_path_skips_unwanted_events() -> None:
     assert decoder.bytes_framed == len(data) + len(b"Event: VarSet\r\n\r\nResponse: Success\r\n\r\n")
 
 
+def test_value_ending_in_a_bare_lf_then_an_extra_empty_line() -> None:
+    # f-pjsip/admin.rx.raw: astman_send_error(s, m, "No Contacts found\n") on a 22.10.1.
+    irregular = b"Response: Error\r\nActionID: admin-12\r\nMessage: No Contacts found\n\r\n"
+    following = b"\r\nResponse: Success\r\nActionID: admin-13\r\nEventList: start\r\n\r\n"
+    regular = b"Event: EndpointDetailComplete\r\nActionID: admin-13\r\n\r\n"
+    data = irregular + following + regular
+    for cut in range(1, len(data)):
+        decoder = Decoder(expect_banner=False)
+        messages = decoder.feed(data[:cut]) + decoder.feed(data[cut:])
+        assert [(m.name, m.action_id) for m in messages] == [
+            ("Error", "admin-12"),
+            ("Success", "admin-13"),
+            ("EndpointDetailComplete", "admin-13"),
+        ]
+        assert messages[0].fields["Message"] == "No Contacts found"
+        assert messages[1].fields == {"Response": "Success", "ActionID": "admin-13", "EventList": "start"}
+        assert decoder.malformed_frames == 0
+        assert decoder.bytes_framed == len(data)
+        # The empty line travels with the message after it; regular frames keep no bytes.
+        assert (messages[0].wire, messages[1].wire, messages[2].wire) == (irregular, following, None)
+        assert b"".join(encode_wire(m) for m in messages) == data
+
+
+def test_empty_lines_before_a_skipped_or_garbage_frame_are_counted_not_kept() -> None:
+    decoder = Decoder(expect_banner=False, wants=lambda name: name == "Kept")
+    data = b"\r\n\r\n\nEvent: Skipped\r\n\r\n\r\n\x00garbage\r\n\r\nEvent: Kept\r\n\r\n"
+    (message,) = decoder.feed(data)
+    assert message.name == "Kept" and message.wire is None
+    assert decoder.bytes_framed == len(data)
+    assert decoder.malformed_frames == 1  # the garbage; never the empty lines
+    assert decoder.take_skipped() == {"Skipped": 1}
+
+
 def test_encode_action_refuses_header_injection() -> None:
     assert encode_action("Ping", {"ActionID": "x-1"}) == b"Action: Ping\r\nActionID: x-1\r\n\r\n"
     with pytest.raises(ValueError, match="CR or LF"):
@@ -220,6 +247,45 @@ def test_encode_decode_round_trip(messages: list[tuple[str, str, list[tuple[str,
     data, frames = _stream(messages)
     decoded = Decoder(expect_banner=False).feed(data)
     assert [m.headers for m in decoded] == frames
+
+
+_line_end = st.sampled_from([b"\r\n", b"\n"])
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(_line_end, max_size=3),  # empty lines before the frame
+            _message,
+            st.lists(_line_end, min_size=9, max_size=9),  # each line's end
+            _line_end,  # the terminating empty line
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.lists(st.integers(min_value=0, max_value=3000), max_size=8),
+)
+def test_any_mix_of_line_ends_and_empty_lines_round_trips_byte_for_byte(
+    frames: list[tuple[list[bytes], tuple[str, str, list[tuple[str, str]]], list[bytes], bytes]],
+    cuts: list[int],
+) -> None:
+    data = b""
+    expected: list[list[tuple[str, str]]] = []
+    for blanks, (kind, name, headers), ends, terminator in frames:
+        lines = [(kind, name.strip() or "X"), *headers]
+        expected.append(lines)
+        body = b"".join(
+            f"{key}: {value}".encode("utf-8", "surrogateescape") + end
+            for (key, value), end in zip(lines, ends, strict=False)
+        )
+        data += b"".join(blanks) + body + terminator
+    decoder = Decoder(expect_banner=False)
+    messages = feed_in_chunks(decoder, data, [c for c in cuts if c < len(data)])
+    assert [m.headers for m in messages] == expected
+    assert b"".join(encode_wire(m) for m in messages) == data
+    assert decoder.bytes_framed == len(data)
+    assert decoder.malformed_frames == 0
 
 
 @settings(max_examples=300)

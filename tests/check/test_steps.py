@@ -11,10 +11,12 @@ import bcrypt
 import pytest
 
 from ami_exporter.simulator import Simulator, SimulatorConfig
+from ami_exporter.simulator.config import EXPORTER_READ, PjsipConfig, UserConfig
 
 from ..reliability.harness import wait_until
+from ..simulator.conftest import quiet_config
 from ..support.replay import Play, replay_server
-from .conftest import SECRET, RunCheck
+from .conftest import SECRET, USERS, RunCheck
 
 # -- login -----------------------------------------------------------------------------------------
 
@@ -245,3 +247,27 @@ async def test_valid_web_config_file(run_check: RunCheck, tmp_path: Path) -> Non
         == f"OK    {config} is valid: no TLS, basic auth for 1 user(s)"
     )
     assert SECRET not in result.out
+
+
+async def test_pjsip_snapshots_per_user(run_check: RunCheck) -> None:
+    """On a PBX with res_pjsip: write=reporting lists devices and registrations, and leaves the
+    contact lists (write=system) out as recommended, without calling that degraded."""
+    users = (*USERS, UserConfig("exporter_sys", SECRET, read=EXPORTER_READ, write="system,reporting"))
+    simulator = Simulator(quiet_config(users=users, pjsip=PjsipConfig(phones_down=("hank",))))
+    await simulator.start(traffic=False)
+    try:
+        address = f"--ami.address=127.0.0.1:{simulator.port}"
+        result = await run_check(address, "--ami.username=exporter_rep", "--check.wait=100ms")
+        assert result.code == 0
+        assert result.line("3. Privileges").endswith("OK")
+        assert "DeviceStateList snapshot" in result.line("OK    device states and PJSIP endpoints")
+        assert "write = system would list them" in result.line("OK    every PJSIP endpoint and contact")
+        assert result.line("OK    DeviceStateList:").endswith(
+            "6 device(s); endpoints: 4 reachable, 2 unreachable"
+        )
+        assert result.line("OK    PJSIPShowRegistrationsOutbound:").endswith("registrations: 1 registered")
+        system = await run_check(address, "--ami.username=exporter_sys", "--check.wait=100ms")
+        assert system.line("OK    PJSIPShowContacts:").endswith("contacts: 4 reachable, 1 unreachable")
+        assert "PJSIPShowEndpoints snapshot" in system.line("OK    every PJSIP endpoint and contact")
+    finally:
+        await simulator.stop()

@@ -201,3 +201,66 @@ def test_cdr_labels_in_the_exposition_zero_fill_each_combination() -> None:
     assert 'asterisk_cdr_total{amaflags="DOCUMENTATION",disposition="answered"} 1.0' in text
     assert 'asterisk_cdr_total{amaflags="DOCUMENTATION",disposition="busy"} 0.0' in text
     assert 'asterisk_cdr_billable_seconds_total{amaflags="DOCUMENTATION"} 9.0' in text
+
+
+def test_contact_uris_addresses_user_agents_and_registry_uris_never_become_labels() -> None:
+    pbx = PBX(now=lambda: 1_800_000_000.0)
+    private: set[str] = set()
+    for i in range(2000):
+        uri = f"sip:phone{i}@10.1.{i // 256}.{i % 256}:5060;transport=UDP"
+        agent = f"Yealink SIP-T46U 66.86.0.{i}"
+        private |= {uri, agent}
+        pbx.apply(
+            "ContactStatus",
+            {
+                "URI": uri,
+                "ContactStatus": "Reachable",
+                "AOR": f"ext{i}",
+                "EndpointName": f"ext{i}",
+                "RoundtripUsec": "900",
+            },
+        )
+        pbx.reconcile_contacts(
+            [
+                {
+                    "ObjectName": f"ext{i};@{i:032x}",
+                    "Uri": uri,
+                    "UserAgent": agent,
+                    "ViaAddr": "10.1.0.1",
+                    "Endpoint": f"ext{i}",
+                    "Status": "Reachable",
+                    "RoundtripUsec": "800",
+                }
+            ]
+        )
+        client, server = f"sip:+4930{5550000 + i}@voip.example", f"sip:198.51.100.{i % 256}"
+        private |= {client, server}
+        pbx.apply(
+            "Registry", {"ChannelType": "PJSIP", "Username": client, "Domain": server, "Status": "Registered"}
+        )
+    text = exposition(pbx, endpoint_details=True)
+    values = label_values(text)
+    assert not values & private
+    for secret in ("10.1.", "Yealink", "+4930", "198.51.100", "sip:"):
+        assert secret not in text, secret
+    assert 'asterisk_registrations{state="registered"} 1000.0' in text  # capped keys: 1,000
+    assert pbx.caps.overflows["registration_key"] == 1000
+    assert 'asterisk_contacts{state="reachable"} 2000.0' in text
+
+
+def test_registration_names_overflow() -> None:
+    pbx = PBX(caps={"registration": 2})
+    pbx.reconcile_registrations(
+        [
+            {
+                "ObjectName": f"trunk{i}",
+                "ClientUri": f"sip:{i}@p",
+                "ServerUri": "sip:p",
+                "Status": "Registered",
+            }
+            for i in range(5)
+        ]
+    )
+    text = exposition(pbx)
+    assert 'asterisk_registration_up{registration="__overflow__"} 1.0' in text
+    assert 'asterisk_exporter_label_overflow_total{metric="registration"} 3.0' in text

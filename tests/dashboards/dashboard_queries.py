@@ -106,6 +106,10 @@ KNOWN_METRICS: frozenset[str] = frozenset(
         "asterisk_shutdowns_total",
         "asterisk_endpoints",
         "asterisk_devices",
+        # SIP
+        "asterisk_contacts",
+        "asterisk_registrations",
+        "asterisk_registration_up",
     }
 )
 
@@ -118,6 +122,7 @@ USER_OVERRIDE_SERIES: frozenset[str] = frozenset(
         "queue:asterisk_queue_callers:threshold_override",
         "queue:asterisk_queue_longest_wait_seconds:threshold_override",
         "queue:asterisk_queue_caller_abandons:ratio_threshold_override",
+        "queue:asterisk_queue_members_unavailable:ratio_threshold_override",
         "queue:asterisk_queue_wait_seconds:service_level_ratio_threshold_override",
     }
 )

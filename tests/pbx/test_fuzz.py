@@ -41,7 +41,9 @@ KEYS = [
     "Ringinuse", "Channel", "ChannelState", "ChannelStateDesc", "Cause", "Duration", "BridgeUniqueid",
     "Uptime", "LastReload", "Disposition", "BillableSeconds", "Service", "Module", "Shutdown", "Restart",
     "Max", "Strategy", "Completed", "Abandoned", "ServiceLevel", "ServicelevelPerf", "Weight", "Peer",
-    "PeerStatus", "AOR", "ContactStatus", "Device", "State", "EventList",
+    "PeerStatus", "AOR", "ContactStatus", "Device", "State", "EventList", "URI", "EndpointName",
+    "RoundtripUsec", "ChannelType", "Username", "Domain", "ObjectName", "ObjectType", "Contacts",
+    "DeviceState", "ActiveChannels", "Aor", "Uri", "Endpoint", "ClientUri", "ServerUri", "ID",
 ]  # fmt: skip
 NASTY_VALUES = [
     "", "0", "1", "-1", "-99999999999", "3", "42", "1e308", "-1e308", "inf", "-inf", "nan", "NaN",
@@ -177,6 +179,63 @@ def test_any_event_sequence_keeps_gauges_sane_and_reconcile_restores_the_snapsho
     assert_no_negative_gauge(pbx)
 
     # More arbitrary events after the reconcile: still sane.
+    fold(pbx, sequence[::-1])
+    assert_no_negative_gauge(pbx)
+
+
+# -- SIP snapshots ------------------------------------------------------------------------------------
+
+ENDPOINTS = ["2001", "2002", "trunk", "", "a/b", "x" * 40]
+sip_item = st.fixed_dictionaries(
+    {
+        "ObjectName": st.sampled_from([*ENDPOINTS, "2001;@ab", "2002@@cd"]),
+        "Aor": st.sampled_from(["2001", "", "2001,2002", ","]),
+        "Contacts": st.sampled_from(["", "2001/sip:2001@h,", "2002/sip:x@h,2001/sip:y@h,", "garbage", "/,/"]),
+        "DeviceState": st.sampled_from(
+            ["Not in use", "Unavailable", "In use", "Unknown", "Ringing", "", "??"]
+        ),
+        "ActiveChannels": st.sampled_from(["0", "1", "-1", "x", ""]),
+        "Device": st.sampled_from(["PJSIP/2001", "PJSIP/trunk", "Queue:q1_avail", "Local/x@y", "", "PJSIP/"]),
+        "State": st.sampled_from(["NOT_INUSE", "INUSE", "UNAVAILABLE", "INVALID", "UNKNOWN", "", "BOGUS"]),
+        "Uri": st.sampled_from(["sip:2001@h", "", "sip:x@h"]),
+        "URI": st.sampled_from(["sip:2001@h", "", "sip:y@h"]),
+        "AOR": st.sampled_from(["2001", "2002", ""]),
+        "Status": st.sampled_from(
+            ["Reachable", "Unreachable", "NonQualified", "Registered", "Rejected", "", "??"]
+        ),
+        "RoundtripUsec": st.sampled_from(["609", "0", "N/A", "-5", "1e9", ""]),
+        "EndpointName": st.sampled_from(ENDPOINTS),
+        "Endpoint": st.sampled_from(ENDPOINTS),
+        "ClientUri": st.sampled_from(["sip:a@p", "", "sip:b@p"]),
+        "ServerUri": st.sampled_from(["sip:p", ""]),
+        "ObjectType": st.sampled_from(["endpoint", "registration", "auth", "contact"]),
+    }
+)
+sip_items = st.lists(sip_item, max_size=6)
+
+
+@EXAMPLES
+@given(sequence=events, items=st.lists(sip_items, min_size=5, max_size=5))
+def test_any_sip_snapshot_keeps_gauges_sane_and_a_second_one_corrects_nothing(
+    sequence: list[tuple[str, dict[str, str]]], items: list[list[dict[str, str]]]
+) -> None:
+    pbx = PBX(now=Clock())
+    pbx.new_session()
+    fold(pbx, sequence)
+    devices, contacts, endpoints, detail, registrations = items
+    reporting = bool(len(devices) % 2)
+    for _ in range(2):
+        before = dict(pbx.corrections)
+        pbx.reconcile_devices(devices, endpoints=reporting)
+        pbx.reconcile_contacts(contacts)
+        if not reporting:
+            pbx.reconcile_endpoint_list(endpoints)
+        pbx.reconcile_endpoint_detail(detail)
+        pbx.reconcile_registrations(registrations)
+        assert_no_negative_gauge(pbx)
+    # The same replies again change nothing (except what a later list in the pass undid).
+    assert pbx.corrections["registration"] == before["registration"]
+    assert pbx.corrections["device"] == before["device"]
     fold(pbx, sequence[::-1])
     assert_no_negative_gauge(pbx)
 

@@ -29,7 +29,7 @@ from ami_exporter.collectors import build_registry
 from ami_exporter.pbx import PBX
 from ami_exporter.service import AMIService, AMISettings, SecretSource
 from ami_exporter.simulator import Simulator
-from ami_exporter.simulator.perms import ACTIONS, get_perm, may_run
+from ami_exporter.simulator.perms import get_perm, may_run
 from ami_exporter.web.app import WebSettings, build_app
 
 from ..support.net import free_port
@@ -66,7 +66,7 @@ def list_commands(simulator: Simulator, user: str) -> frozenset[str]:
     """The actions the simulator's ``ListCommands`` names for ``user``."""
     config = simulator.users[user]
     writeperm = get_perm(config.write) if config.write else 0
-    return frozenset(spec.name for spec in ACTIONS.values() if may_run(writeperm, spec))
+    return frozenset(spec.name for spec in simulator.actions.values() if may_run(writeperm, spec))
 
 
 def audit(where: str, simulator: Simulator, user: str, sent: Iterable[str]) -> AuditEntry:

@@ -115,13 +115,15 @@ class RawClient:
 
 
 def quiet_config(**overrides: object) -> SimulatorConfig:
-    """The demo call center without random traffic and with a fast failed-login delay."""
+    """The demo call center without random traffic and with a fast failed-login delay; without
+    res_pjsip unless ``pjsip=`` says otherwise, like the instance of ``a-login-actions``."""
     values: dict[str, object] = {
         "call_rate": 0.0,
         "pause_interval": 0.0,
         "scanner_rate": 0.0,
         "time_scale": 0.0,
         "auth_failure_delay": 0.05,
+        "pjsip": None,
     }
     values.update(overrides)
     return dataclasses.replace(SimulatorConfig.demo(), **values)  # type: ignore[arg-type]

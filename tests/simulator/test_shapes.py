@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from ami_exporter.ami.protocol import Decoder, Kind, Message
 from ami_exporter.simulator import Simulator
+from ami_exporter.simulator.config import PjsipConfig
 
 from ..support.captures import CAPTURES
 from .conftest import RawClient, quiet_config
@@ -34,6 +35,32 @@ SECURITY_COMMON = (
     "LocalAddress",
     "RemoteAddress",
 )
+# Not in any recording (f-pjsip has no outbound registration): docs/asterisk-notes.md for
+# Registry, res_pjsip_outbound_registration.c for the list (its fields are a sorcery object set,
+# whose order Asterisk does not fix, then Status and NextReg; the completion counts Registered
+# and NotRegistered instead of ListItems).
+TABLE_SHAPES: dict[tuple[str, str], set[Shape]] = {
+    ("Registry", "event"): {("Privilege", "ChannelType", "Username", "Domain", "Status")},
+    ("OutboundRegistrationDetail", "item"): {
+        (
+            "ActionID",
+            "ObjectType",
+            "ObjectName",
+            "ServerUri",
+            "ClientUri",
+            "Transport",
+            "Expiration",
+            "RetryInterval",
+            "MaxRetries",
+            "OutboundAuth",
+            "Status",
+            "NextReg",
+        )
+    },
+    ("OutboundRegistrationDetailComplete", "item"): {
+        ("ActionID", "EventList", "Registered", "NotRegistered")
+    },
+}
 SECURITY_EXTRA = {
     "InvalidAccountID": (),
     "FailedACL": ("ACLName",),
@@ -79,7 +106,31 @@ FOLDED_TYPES = {
     "QueueSummaryComplete",
     "CoreShowChannel",
     "CoreShowChannelsComplete",
+    "PeerStatus",
+    "ContactStatus",
+    "Registry",
+    "DeviceStateChange",
+    "EndpointList",
+    "EndpointListComplete",
+    "ContactList",
+    "ContactListComplete",
+    "EndpointDetail",
+    "TransportDetail",
+    "AorDetail",
+    "ContactStatusDetail",
+    "EndpointDetailComplete",
+    "OutboundRegistrationDetail",
+    "OutboundRegistrationDetailComplete",
 }
+PJSIP = PjsipConfig(
+    phones=("reception",),
+    softphones=("mobile1", "mobile2"),
+    flap_interval=120.0,
+    down_time=(10.0, 30.0),
+    register_interval=60.0,
+    registration_failure_interval=100.0,
+    registration_retry=20.0,
+)
 
 
 def _key(message: Message) -> tuple[str, str]:
@@ -113,6 +164,20 @@ def _security_shape_ok(name: str, shape: Shape) -> bool:
     return rest == [field for field in allowed if field in rest]
 
 
+async def _pjsip_lists(admin: RawClient, sim: Simulator) -> None:
+    """Every PJSIP list, with and without registered contacts, for every kind of endpoint."""
+    assert sim.model.sip is not None
+    await admin.request_list("PJSIPShowEndpoints")
+    await admin.request_list("PJSIPShowRegistrationsOutbound")
+    for name in ("hank", "reception", "mobile1", "trunk"):
+        await admin.request_list("PJSIPShowEndpoint", Endpoint=name)
+    if sim.model.sip.registered():
+        await admin.request_list("PJSIPShowContacts")
+    else:
+        reply = await admin.request("PJSIPShowContacts")  # Response: Error, no list
+        assert reply.fields["Message"] == "No Contacts found"
+
+
 async def _exercise(sim: Simulator) -> list[Message]:
     """Run traffic and every action and fault that produces events; return all messages seen."""
     admin = await RawClient.connect(sim.port)
@@ -128,6 +193,17 @@ async def _exercise(sim: Simulator) -> list[Message]:
             await rep.request_list("DeviceStateList")
             await rep.request("CoreStatus")
             await rep.request("CoreSettings")
+            await _pjsip_lists(admin, sim)
+        if step == 30:
+            sip = sim.model.sip
+            assert sip is not None
+            sip.set_phone("hank", False)
+            sip.register("mobile1")
+            sip.set_registration("trunk-provider", "Rejected")
+            await _pjsip_lists(admin, sim)
+            sip.set_phone("hank", True)
+            sip.unregister("mobile1")
+            sip.set_registration("trunk-provider", "Registered")
         if step == 20:
             for kind in SECURITY_EXTRA:
                 for service in ("AMI", "PJSIP"):
@@ -163,7 +239,7 @@ async def _exercise(sim: Simulator) -> list[Message]:
 async def test_every_emitted_shape_was_seen_in_the_captures() -> None:
     captured = captured_shapes()
     assert len(captured) >= 55
-    sim = Simulator(quiet_config(pause_interval=60.0, call_rate=0.5))
+    sim = Simulator(quiet_config(pause_interval=60.0, call_rate=0.5, pjsip=PJSIP))
     await sim.start(traffic=False)
     try:
         messages = await _exercise(sim)
@@ -177,7 +253,7 @@ async def test_every_emitted_shape_was_seen_in_the_captures() -> None:
     table_checked = 0
     for key, shapes in sorted(emitted.items()):
         for shape in shapes:
-            if shape in captured.get(key, set()):
+            if shape in captured.get(key, set()) or shape in TABLE_SHAPES.get(key, set()):
                 continue
             if key[1] == "event" and _security_shape_ok(key[0], shape):
                 table_checked += 1

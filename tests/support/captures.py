@@ -80,7 +80,27 @@ def script(rx: str, tx: str) -> tuple[str, list[ScriptItem]]:
     return banner, items
 
 
+def reply(relative: str, action_id: str) -> list[Message]:
+    """The recorded reply to one action: its response and every list item, in order."""
+    messages = [m for m in decode_file(relative) if m.kind is not Kind.BANNER and m.action_id == action_id]
+    if not messages:
+        raise LookupError(f"{relative}: no reply to {action_id}")
+    return messages
+
+
+def reply_items(relative: str, action_id: str) -> list[dict[str, str]]:
+    """The fields of a recorded list reply's items (not the response, not the completion)."""
+    items = reply(relative, action_id)[1:]
+    return [m.fields for m in items if m.fields.get("EventList", "").lower() != "complete"]
+
+
 def encode(message: Message, action_id: str | None = None) -> bytes:
+    """The message's recorded bytes (an irregular frame's included), with ``action_id``."""
+    if message.wire is not None:
+        old = message.action_id
+        if action_id is None or old is None:
+            return message.wire
+        return message.wire.replace(f"ActionID: {old}\r\n".encode(), f"ActionID: {action_id}\r\n".encode(), 1)
     headers = message.headers
     if action_id is not None:
         headers = [(key, action_id if key == "ActionID" else value) for key, value in headers]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from ami_exporter.ami.protocol import Message, encode_message
 
-from .captures import ReplyGroup, decode_file, encode, parse_actions, script
+from .captures import ReplyGroup, ScriptItem, decode_file, encode, parse_actions, script
 
 
 @dataclass
@@ -37,6 +37,8 @@ class Play:
     close_at_end: bool = False
     delay_before: Mapping[str, float] = field(default_factory=dict)  # e.g. {"Login": 1.0}
     chunk_events: int = 50  # drain every N messages so the client reads while we write
+    # A prebuilt (banner, items) to play instead of rx/tx: recordings spliced together.
+    spliced: tuple[str, list[ScriptItem]] | None = None
 
 
 @dataclass
@@ -76,9 +78,15 @@ def _parse_action(frame: bytes) -> dict[str, str]:
 
 
 class ReplayServer:
-    def __init__(self, plan: Sequence[Step], *, list_commands_user: str = "exporter") -> None:
+    def __init__(
+        self,
+        plan: Sequence[Step],
+        *,
+        list_commands_user: str = "exporter",
+        list_commands: Message | None = None,
+    ) -> None:
         self.plan = list(plan)
-        self.list_commands = recorded_list_commands(list_commands_user)
+        self.list_commands = list_commands or recorded_list_commands(list_commands_user)
         self.actions: list[dict[str, str]] = []
         self.connections = 0
         self.port = 0
@@ -133,7 +141,7 @@ class ReplayServer:
             writer.close()
 
     async def _play(self, step: Play, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        banner, items = script(step.rx, step.tx)
+        banner, items = step.spliced or script(step.rx, step.tx)
         writer.write(banner.encode() + b"\r\n")
         pending: dict[str, asyncio.Queue[str]] = defaultdict(asyncio.Queue)
         last_group: dict[str, ReplyGroup] = {}
@@ -233,9 +241,9 @@ class ReplayServer:
 
 @contextlib.asynccontextmanager
 async def replay_server(
-    plan: Sequence[Step], *, list_commands_user: str = "exporter"
+    plan: Sequence[Step], *, list_commands_user: str = "exporter", list_commands: Message | None = None
 ) -> AsyncIterator[ReplayServer]:
-    server = ReplayServer(plan, list_commands_user=list_commands_user)
+    server = ReplayServer(plan, list_commands_user=list_commands_user, list_commands=list_commands)
     await server.start()
     try:
         yield server
