@@ -26,8 +26,8 @@ from .pbx import PBX
 
 MAX_ENDPOINT_DETAILS = 200
 
-# Asterisk answers a listing of nothing with an error instead of an empty list (AMI reference
-# §1.6): "No Contacts found", "No endpoints found".
+# Asterisk answers a listing of nothing with an error instead of an empty list (f-pjsip's
+# admin.rx.raw, res_pjsip/pjsip_manager.c): "No Contacts found", "No endpoints found".
 _EMPTY_LIST_MESSAGES = ("no contacts found", "no endpoints found")
 
 

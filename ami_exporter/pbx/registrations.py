@@ -1,7 +1,7 @@
 """Outbound registrations (trunks): ``Registry`` events and ``PJSIPShowRegistrationsOutbound``.
 
-No recording has an outbound registration, so this follows the AMI reference's field tables
-(§4.7) and Asterisk's source (``res_pjsip_outbound_registration.c``):
+No recording has an outbound registration, so this follows docs/asterisk-notes.md, "Endpoints",
+and Asterisk's source (``res_pjsip_outbound_registration.c``):
 
 * ``Registry``: ``ChannelType``, ``Username``, ``Domain``, ``Status``, ``[Cause]``. For PJSIP,
   ``Username`` is the registration's ``client_uri`` and ``Domain`` its ``server_uri``; ``Status``
