@@ -56,7 +56,7 @@ async def serve(config: Config, web_config: LiveWebConfig | None = None) -> None
             from .demo import start_demo
 
             config = await stack.enter_async_context(start_demo(config))
-        pbx = PBX(caps=config.caps, cdr_labels=config.cdr_labels)
+        pbx = PBX(caps=config.caps, cdr_labels=config.cdr_labels, wrapup=config.wrapup)
         service = AMIService(config.ami, pbx)
         registry = build_registry(
             pbx,

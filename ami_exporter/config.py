@@ -24,6 +24,7 @@ from typing import NoReturn
 from . import __version__
 from .ami.client import AUTH_MODES
 from .logs import LEVELS
+from .pbx.agents import WrapupTimes
 from .pbx.system import CDR_LABEL_FIELDS
 from .secret import SECRET_ENV, SecretError, SecretSource
 from .service import AMISettings
@@ -59,6 +60,7 @@ class Config:
     demo: bool = False
     caps: Mapping[str, int] = field(default_factory=dict)
     cdr_labels: tuple[str, ...] = ()
+    wrapup: WrapupTimes = field(default_factory=WrapupTimes)
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
@@ -74,6 +76,30 @@ def parse_duration(text: str) -> float:
     if seconds <= 0:
         raise ConfigError(f"duration must be positive: {text!r}")
     return seconds
+
+
+def parse_wrapup_times(values: Sequence[str]) -> WrapupTimes:
+    """``--queue.wrapup-time``: ``DURATION`` (every queue) or ``QUEUE=DURATION``, repeatable; 0
+    means no wrap-up. Queue names may contain ``=``: the duration is after the last one."""
+    default: float | None = None
+    queues: dict[str, float] = {}
+    for value in values:
+        queue, sep, duration = value.rpartition("=")
+        match = _DURATION.match(duration.strip())
+        if not match:
+            raise ConfigError(f"invalid --queue.wrapup-time {value!r} (use e.g. 5s or sales=10s)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        if not sep:
+            if default is not None:
+                raise ConfigError(f"--queue.wrapup-time: more than one default ({value!r})")
+            default = seconds
+        elif not queue:
+            raise ConfigError(f"invalid --queue.wrapup-time {value!r}: no queue name before '='")
+        elif queue in queues:
+            raise ConfigError(f"--queue.wrapup-time: queue {queue!r} given twice")
+        else:
+            queues[queue] = seconds
+    return WrapupTimes(default or 0.0, queues)
 
 
 def parse_host_port(text: str, *, default_host: str | None, what: str) -> tuple[str | None, int]:
@@ -275,6 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
         "repeatable; values are capped (100 per field), never caller or destination numbers",
     )
     add(
+        "--queue.wrapup-time",
+        dest="wrapup_times",
+        action="append",
+        default=None,
+        metavar="[QUEUE=]DURATION",
+        help="wrap-up time of the queues (wrapuptime in queues.conf, not visible over AMI), for the "
+        "agent state wrapup: DURATION for every queue, QUEUE=DURATION for one; repeatable; a member's "
+        "own Wrapuptime wins (default 0: no wrap-up)",
+    )
+    add(
         "--limits.queues",
         dest="cap_queue",
         type=_positive_int,
@@ -287,6 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=20000,
         help="most distinct member label values (default %(default)s)",
+    )
+    add(
+        "--limits.pause-reasons",
+        dest="cap_pause_reason",
+        type=_positive_int,
+        default=50,
+        help="most distinct pause reason label values (default %(default)s)",
     )
     add(
         "--log.level",
@@ -435,8 +478,9 @@ def _to_config(args: argparse.Namespace) -> Config:
         log_level=log_level,
         log_format=log_format,
         demo=args.demo,
-        caps={"queue": args.cap_queue, "member": args.cap_member},
+        caps={"queue": args.cap_queue, "member": args.cap_member, "pause_reason": args.cap_pause_reason},
         cdr_labels=tuple(dict.fromkeys(args.cdr_labels or ())),
+        wrapup=parse_wrapup_times(args.wrapup_times or ()),
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from .config import Config
+from .pbx.agents import WrapupTimes
 from .secret import SecretSource
 from .simulator import Simulator, SimulatorConfig, UserConfig
 from .simulator.config import EXPORTER_READ
@@ -45,7 +46,12 @@ async def start_demo(config: Config) -> AsyncIterator[Config]:
         server_hostname=None,
         reconcile_interval=min(config.ami.reconcile_interval, 10.0),
     )
+    # The simulated queues' wrap-up times, as an operator would pass them with --queue.wrapup-time
+    # (flags given on the command line win).
+    wrapup = config.wrapup
+    if wrapup == WrapupTimes():
+        wrapup = WrapupTimes(0.0, {queue.name: queue.wrapuptime for queue in simulator_config.queues})
     try:
-        yield dataclasses.replace(config, ami=ami)
+        yield dataclasses.replace(config, ami=ami, wrapup=wrapup)
     finally:
         await simulator.stop()

@@ -41,6 +41,17 @@ DEVICE_STATES: list[tuple[str, str]] = [
     ("on hold", "orange"),
 ]
 
+# asterisk_queue_member_state / asterisk_queue_agents{state}: the agent states (pbx/agents.py).
+AGENT_STATES: list[tuple[str, str, str]] = [
+    ("available", "Available", "green"),
+    ("ringing", "Ringing", "yellow"),
+    ("on_call", "On call", "blue"),
+    ("wrapup", "Wrap-up", "purple"),
+    ("paused", "Paused", "orange"),
+    ("unavailable", "Unavailable", "red"),
+]
+PAUSED_STATE = 4  # asterisk_queue_member_state code of "paused"
+
 
 # --------------------------------------------------------------------------------------------------
 # Building blocks
@@ -171,6 +182,17 @@ def panel(
             "cellHeight": "sm",
             "footer": {"show": False, "reducer": ["sum"], "fields": ""},
         }
+    elif kind == "state-timeline":
+        d["custom"] = {"fillOpacity": 80, "lineWidth": 0, "spanNulls": False}
+        d["color"] = {"mode": "thresholds"}
+        opts = {
+            "mergeValues": True,
+            "showValue": "never",
+            "alignValue": "left",
+            "rowHeight": 0.9,
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "tooltip": {"mode": "single", "sort": "none"},
+        }
     else:
         raise ValueError(kind)
     opts.update(options or {})
@@ -248,7 +270,7 @@ def query_var(name: str, label: str, query: str) -> Json:
     }
 
 
-def templating(*, with_queue: bool) -> Json:
+def templating(*, with_queue: bool, with_member: bool = False) -> Json:
     variables: list[Json] = [
         {
             "name": "datasource",
@@ -271,6 +293,14 @@ def templating(*, with_queue: bool) -> Json:
         variables.append(
             query_var("queue", "Queue", f"label_values(asterisk_queue_callers{{{SEL}}}, queue)"),
         )
+    if with_member:
+        variables.append(
+            query_var(
+                "member",
+                "Member",
+                f"label_values(asterisk_queue_member_calls_answered_total{{{QSEL}}}, member)",
+            ),
+        )
     return {"list": variables}
 
 
@@ -281,6 +311,7 @@ def dashboard(
     panels: list[Json],
     *,
     with_queue: bool = False,
+    with_member: bool = False,
     time_from: str = "now-6h",
     annotations: list[Json] | None = None,
 ) -> Json:
@@ -316,7 +347,7 @@ def dashboard(
             }
         ],
         "annotations": {"list": annotations or []},
-        "templating": templating(with_queue=with_queue),
+        "templating": templating(with_queue=with_queue, with_member=with_member),
         "panels": panels,
     }
 
@@ -423,6 +454,8 @@ def queues_dashboard() -> Json:
             ),
         )
     )
+
+    agent_state_row(lay, ps)
 
     ps.append(row(lay, "Queue $queue", repeat="queue"))
     stat_specs: list[tuple[str, str, str, str, Json]] = [
@@ -1450,10 +1483,329 @@ def health_dashboard() -> Json:
     )
 
 
+# --------------------------------------------------------------------------------------------------
+# 4. Agents
+# --------------------------------------------------------------------------------------------------
+
+STATE_MAP = value_mappings(
+    {code: (label, colour) for code, (_name, label, colour) in enumerate(AGENT_STATES)}
+)
+STATE_HELP = ", ".join(label.lower() for _name, label, _colour in AGENT_STATES)
+AGENT_STATE_DESCRIPTION = (
+    " Exactly one state per queue membership: paused wins; then unavailable (device unavailable,"
+    " invalid or unknown); on call (a queue call, or any call on the device when the queue does not ring"
+    " members in use); ringing; wrap-up (the queue's or member's wrap-up time after the last queue call);"
+    " else available (Asterisk would ring them). An agent in two queues counts in each."
+)
+
+
+def agent_state_row(lay: Layout, ps: list[Json]) -> None:
+    """The wallboard's row of agent states and pause reasons over the selected queues."""
+    ps.append(row(lay, "Agents by state"))
+    for name, label, colour in AGENT_STATES:
+        ps.append(
+            panel(
+                lay,
+                "stat",
+                label,
+                f"Queue members in agent state {label.lower()} now, over the selected queues."
+                + AGENT_STATE_DESCRIPTION,
+                "short",
+                [target(f'sum(asterisk_queue_agents{{state="{name}", {QSEL}}})', instant=True)],
+                4,
+                4,
+                defaults={"thresholds": thresholds((None, colour)), "color": {"mode": "thresholds"}},
+            )
+        )
+    ps.append(
+        panel(
+            lay,
+            "timeseries",
+            "Agents by state",
+            "Queue members by agent state over time (stacked)." + AGENT_STATE_DESCRIPTION,
+            "short",
+            [target(f"sum by (state) (asterisk_queue_agents{{{QSEL}}})", "{{state}}")],
+            12,
+            8,
+            defaults={
+                "custom": {
+                    "drawStyle": "line",
+                    "lineWidth": 1,
+                    "fillOpacity": 40,
+                    "showPoints": "never",
+                    "spanNulls": False,
+                    "stacking": {"group": "A", "mode": "normal"},
+                }
+            },
+            overrides=[
+                by_name(name, color={"mode": "fixed", "fixedColor": colour})
+                for name, _l, colour in AGENT_STATES
+            ],
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "timeseries",
+            "Paused agents by reason",
+            "Paused queue members by pause reason (the reason given with QueuePause; none when empty).",
+            "short",
+            [target(f"sum by (reason) (asterisk_queue_members_paused_by_reason{{{QSEL}}})", "{{reason}}")],
+            12,
+            8,
+            defaults={
+                "custom": {
+                    "drawStyle": "bars",
+                    "lineWidth": 1,
+                    "fillOpacity": 60,
+                    "showPoints": "never",
+                    "spanNulls": False,
+                    "stacking": {"group": "A", "mode": "normal"},
+                }
+            },
+        )
+    )
+
+
+def occupancy_expr(by: str, member_sel: str) -> str:
+    """Talk time over time logged in and not paused, in the selected range, from raw series (the
+    dashboards' version of the occupancy recording rules): the talk rate over the range divided by
+    the share of the instance's scrapes in the range in which the member was there and not paused."""
+    talk = f"sum by ({by}) (rate(asterisk_queue_member_talk_seconds_total{{{member_sel}}}[{RANGE}]))"
+    unpaused = (
+        f"sum by ({by}) (count_over_time(asterisk_queue_member_state{{{member_sel}}}[{RANGE}]))\n"
+        f"  - sum by ({by}) (sum_over_time(asterisk_queue_member_paused{{{member_sel}}}[{RANGE}]))"
+    )
+    scrapes = f"sum by (instance) (count_over_time(asterisk_up{{{SEL}}}[{RANGE}]))"
+    return f"{talk}\n/\n(\n  ({unpaused})\n  / on (instance) group_left ()\n  {scrapes}\n)"
+
+
+def agents_dashboard() -> Json:
+    lay = Layout()
+    ps: list[Json] = []
+    msel = QSEL + ', member=~"$member"'
+    by = "instance, queue, member"
+
+    ps.append(row(lay, "Agents now"))
+    for name, label, colour in AGENT_STATES:
+        ps.append(
+            panel(
+                lay,
+                "stat",
+                label,
+                f"Members of the selected queues in agent state {label.lower()} now."
+                + AGENT_STATE_DESCRIPTION,
+                "short",
+                [target(f'sum(asterisk_queue_agents{{state="{name}", {QSEL}}})', instant=True)],
+                4,
+                4,
+                defaults={"thresholds": thresholds((None, colour)), "color": {"mode": "thresholds"}},
+            )
+        )
+    columns = [
+        (f"max by ({by}) (asterisk_queue_member_state{{{msel}}})", "State"),
+        (f"max by ({by}, reason) (asterisk_queue_member_pause_reason{{{msel}}})", "Paused"),
+        (f"time() - max by ({by}) (asterisk_queue_member_state_since_seconds{{{msel}}})", "Time in state"),
+        (
+            f"sum by ({by}) (increase(asterisk_queue_member_calls_answered_total{{{msel}}}[{RANGE}]))",
+            "Answered",
+        ),
+        (f"sum by ({by}) (increase(asterisk_queue_member_ring_noanswer_total{{{msel}}}[{RANGE}]))", "Missed"),
+        (
+            f"sum by ({by}) (increase(asterisk_queue_member_talk_seconds_total{{{msel}}}[{RANGE}]))",
+            "Talk time",
+        ),
+        (
+            f"sum by ({by}) (increase(asterisk_queue_member_paused_seconds_total{{{msel}}}[{RANGE}]))",
+            "Pause time",
+        ),
+        (occupancy_expr(by, msel), "Occupancy"),
+    ]
+    ps.append(
+        panel(
+            lay,
+            "table",
+            "Agents",
+            "One row per queue membership: the agent state now and for how long, the pause reason while"
+            " paused, and in the selected time range the calls answered (AgentConnect), the calls missed"
+            " (rung without answering, AgentRingNoAnswer), talk time of completed calls, time paused and"
+            " occupancy (talk time / time logged in and not paused). Members who logged off during the range"
+            " keep their counts, without a state. Needs the queue-members collector.",
+            "short",
+            targets(*columns, instant=True, table=True),
+            24,
+            12,
+            defaults={"custom": {"align": "auto", "cellOptions": {"type": "auto"}, "filterable": True}},
+            overrides=[
+                by_name("State", mappings=STATE_MAP, **{"custom.cellOptions": {"type": "color-background"}}),
+                by_name("Paused", mappings=value_mappings({1: ("paused", "orange")})),
+                by_name("Time in state", unit="s"),
+                by_name("Talk time", unit="s"),
+                by_name("Pause time", unit="s"),
+                by_name("Occupancy", unit="percentunit", decimals=0),
+                by_name("reason", displayName="Pause reason"),
+            ],
+            transformations=table_merge(
+                {f"Value #{chr(ord('A') + i)}": n for i, (_, n) in enumerate(columns)}
+                | {"instance": "Instance", "queue": "Queue", "member": "Member"}
+            ),
+        )
+    )
+
+    ps.append(row(lay, "Agent states over time"))
+    ps.append(
+        panel(
+            lay,
+            "state-timeline",
+            "Agent state timeline",
+            "Each queue membership's agent state over the selected range ("
+            + STATE_HELP
+            + ")."
+            + AGENT_STATE_DESCRIPTION,
+            "short",
+            [
+                target(
+                    f"max by (queue, member) (asterisk_queue_member_state{{{msel}}})",
+                    "{{member}} ({{queue}})",
+                )
+            ],
+            24,
+            14,
+            defaults={"mappings": STATE_MAP, "thresholds": thresholds((None, "text"))},
+        )
+    )
+
+    ps.append(row(lay, "Pauses"))
+    ps.append(
+        panel(
+            lay,
+            "bargauge",
+            "Pause time by reason",
+            "Time members of the selected queues spent paused in the selected range, by pause reason"
+            " (pauses in progress included).",
+            "s",
+            [
+                target(
+                    "sort_desc(sum by (reason) "
+                    f"(increase(asterisk_queue_member_paused_seconds_total{{{msel}}}[{RANGE}])))",
+                    "{{reason}}",
+                    instant=True,
+                )
+            ],
+            8,
+            8,
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "timeseries",
+            "Paused agents by reason",
+            "Paused members of the selected queues by pause reason (none when no reason was given).",
+            "short",
+            [target(f"sum by (reason) (asterisk_queue_members_paused_by_reason{{{QSEL}}})", "{{reason}}")],
+            8,
+            8,
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "bargauge",
+            "Pause time by agent",
+            "Time each member spent paused in the selected range, all reasons, the 20 longest.",
+            "s",
+            [
+                target(
+                    "topk(20, sum by (queue, member) "
+                    f"(increase(asterisk_queue_member_paused_seconds_total{{{msel}}}[{RANGE}])))",
+                    "{{member}} ({{queue}})",
+                    instant=True,
+                )
+            ],
+            8,
+            8,
+        )
+    )
+
+    ps.append(row(lay, "Performance"))
+    ps.append(
+        panel(
+            lay,
+            "bargauge",
+            "Missed calls by agent",
+            "Calls each member was rung for and did not answer in time (AgentRingNoAnswer) in the selected"
+            " range, the 20 highest. A missed call is one ring attempt: a caller rung on several members"
+            " counts on each.",
+            "short",
+            [
+                target(
+                    "topk(20, sum by (queue, member) "
+                    f"(increase(asterisk_queue_member_ring_noanswer_total{{{msel}}}[{RANGE}])))",
+                    "{{member}} ({{queue}})",
+                    instant=True,
+                )
+            ],
+            8,
+            8,
+            defaults={"thresholds": thresholds((None, "green"), (1, "orange"), (10, "red"))},
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "bargauge",
+            "Answered calls by agent",
+            "Queue calls each member answered (AgentConnect) in the selected range, the 20 highest.",
+            "short",
+            [
+                target(
+                    "topk(20, sum by (queue, member) "
+                    f"(increase(asterisk_queue_member_calls_answered_total{{{msel}}}[{RANGE}])))",
+                    "{{member}} ({{queue}})",
+                    instant=True,
+                )
+            ],
+            8,
+            8,
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "timeseries",
+            "Occupancy by queue",
+            "Per queue: talk time per second over the members logged in and not paused now (1 = every"
+            " unpaused member talking all the time). Talk time is booked when a call ends.",
+            "percentunit",
+            [
+                target(
+                    f"sum by (queue) (rate(asterisk_queue_member_talk_seconds_total{{{QSEL}}}[{RI}]))\n/\n"
+                    f"count by (queue) (asterisk_queue_member_state{{{QSEL}}} != {PAUSED_STATE})",
+                    "{{queue}}",
+                )
+            ],
+            8,
+            8,
+            defaults={"min": 0},
+        )
+    )
+    return dashboard(
+        "asterisk-agents",
+        "Asterisk / Agents",
+        "Who is free, ringing, talking, in wrap-up or paused (and why, and for how long), and per agent the"
+        " calls answered and missed, talk and pause time and occupancy.",
+        ps,
+        with_queue=True,
+        with_member=True,
+    )
+
+
 DASHBOARDS = {
     "asterisk-queues.json": queues_dashboard,
     "asterisk-calls.json": calls_dashboard,
     "asterisk-health.json": health_dashboard,
+    "asterisk-agents.json": agents_dashboard,
 }
 
 

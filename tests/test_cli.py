@@ -50,6 +50,7 @@ def test_help_lists_the_flags() -> None:
         (["--ami.secret-file", "/nonexistent/secret"], "not readable"),
         (["--ami.tls.insecure-skip-verify"], "need --ami.tls"),
         (["--cdr.label", "source"], "invalid choice"),
+        (["--queue.wrapup-time", "sales=soon"], "invalid --queue.wrapup-time"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args: list[str], message: str) -> None:

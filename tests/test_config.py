@@ -1,4 +1,5 @@
-"""Every environment variable the command line reads, through the real entry point.
+"""Every environment variable the command line reads, through the real entry point; and the flags
+that shape the model (wrap-up times, the pause reason cap), parsed in process.
 
 An environment value goes through exactly the validation of its flag: valid values (named choices
 in any case) are used, invalid ones stop start-up with one line that names the variable and exit
@@ -21,7 +22,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from ami_exporter.config import ENV_OPTIONS, ENV_PREFIX
+from ami_exporter.config import ENV_OPTIONS, ENV_PREFIX, ConfigError, parse_args, parse_wrapup_times
+from ami_exporter.pbx.agents import WrapupTimes
 from ami_exporter.secret import SECRET_ENV
 from ami_exporter.simulator import Simulator, SimulatorConfig
 
@@ -196,3 +198,51 @@ async def test_the_secret_variable_and_case_insensitive_flags(simulator: Simulat
     assert session.user == "exporter"
     assert session.actions["Login"] == 1 and session.actions["Challenge"] == 0
     assert SECRET not in stderr
+
+
+# -- flags that shape the model -------------------------------------------------------------------
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AMI_EXPORTER_SECRET", "s")
+
+
+@pytest.mark.usefixtures("secret")
+def test_wrapup_time_default_and_per_queue_overrides() -> None:
+    config = parse_args(
+        ["--queue.wrapup-time", "5s", "--queue.wrapup-time", "sales=2s", "--queue.wrapup-time", "a=b=500ms"]
+    )
+    assert config.wrapup == WrapupTimes(5.0, {"sales": 2.0, "a=b": 0.5})
+    assert config.wrapup.seconds("sales", 0) == 2.0
+    assert config.wrapup.seconds("support", 0) == 5.0
+    assert config.wrapup.seconds("sales", 7) == 7.0  # the member's own Wrapuptime wins
+
+
+@pytest.mark.usefixtures("secret")
+def test_no_wrapup_time_means_none_and_zero_is_allowed() -> None:
+    assert parse_args([]).wrapup == WrapupTimes(0.0, {})
+    assert parse_wrapup_times(["0", "vip=0s"]) == WrapupTimes(0.0, {"vip": 0.0})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["soon"], "invalid --queue.wrapup-time"),
+        (["sales=-1s"], "invalid --queue.wrapup-time"),
+        (["=5s"], "no queue name"),
+        (["5s", "6s"], "more than one default"),
+        (["sales=1s", "sales=2s"], "given twice"),
+    ],
+)
+def test_bad_wrapup_times_are_configuration_errors(values: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_wrapup_times(values)
+
+
+@pytest.mark.usefixtures("secret")
+def test_pause_reason_cap_flag() -> None:
+    assert parse_args([]).caps["pause_reason"] == 50
+    assert parse_args(["--limits.pause-reasons", "7"]).caps["pause_reason"] == 7
+    with pytest.raises(SystemExit):
+        parse_args(["--limits.pause-reasons", "0"])

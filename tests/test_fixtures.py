@@ -9,12 +9,22 @@ import pytest
 
 from .support.captures import CAPTURES, FIXTURES, SHARED
 
+# The chunk timelines are large and only one is needed: g-agents', whose recorded timing the agent
+# replay uses for pause durations (tests/test_replay_g_agents.py).
+COPIED_TIMELINES = {FIXTURES / "asterisk-22.10.1" / "g-agents" / "timeline.jsonl"}
+
+
+def _copied(original_relative: str) -> bool:
+    copy = FIXTURES / original_relative
+    return copy.name != "timeline.jsonl" or copy in COPIED_TIMELINES
+
 
 def test_fixture_copy_is_identical_to_shared_captures() -> None:
     if not SHARED.is_dir():
         pytest.skip("../shared/ami-captures is not present on this machine")
-    originals = sorted(p for p in SHARED.rglob("*") if p.is_file() and p.name != "timeline.jsonl")
+    originals = sorted(p for p in SHARED.rglob("*") if p.is_file() and _copied(str(p.relative_to(SHARED))))
     assert originals
+    assert {FIXTURES / p.relative_to(SHARED) for p in originals} >= COPIED_TIMELINES
     for original in originals:
         copy = FIXTURES / original.relative_to(SHARED)
         if original.name == "README.md" and original.parent == SHARED:
@@ -25,6 +35,7 @@ def test_fixture_copy_is_identical_to_shared_captures() -> None:
 
 def test_fixture_captures_exist() -> None:
     assert len(list(CAPTURES.rglob("*.rx.raw"))) == 23
+    assert set(FIXTURES.rglob("timeline.jsonl")) == COPIED_TIMELINES
 
 
 def test_no_tracked_file_names_an_absolute_path_on_the_build_machine() -> None:

@@ -127,3 +127,23 @@ async def test_every_event_counted(replayed: AMIService) -> None:
 async def test_only_read_only_actions_sent(replayed: AMIService) -> None:
     assert set(replayed.sent_actions) <= {"Login", "ListCommands", "QueueStatus", "BridgeList", "Ping"}
     assert "QueueStatus" in replayed.sent_actions
+
+
+async def test_per_agent_answers_and_pause_reasons(replayed: AMIService) -> None:
+    """Per (queue, member): calls answered as outcomes.txt lists them; the pauses of steps.log
+    (QueuePause with reasons, one of them in all queues) by reason, all ended by the end."""
+    answered: Counter[tuple[str, str]] = Counter()
+    for line in capture("b-scenario/ground-truth/outcomes.txt").read_text().splitlines():
+        for queue, member in re.findall(r"AgentConnect\((\w+),(\w+),", line):
+            answered[(queue, member)] += 1
+    agents = replayed.pbx.queues.agents
+    records = {**agents.retired, **agents.records}
+    assert {key: r.answered for key, r in records.items() if r.answered} == dict(answered)
+    reasons = {key: set(r.paused_seconds) for key, r in records.items() if r.paused_seconds}
+    assert reasons == {
+        ("sales", "Bob"): {"lunch"},
+        ("support", "Carol"): {"break", "meeting"},
+        ("support", "Dave"): {"meeting"},
+        ("support", "Frank"): {"meeting"},
+    }
+    assert not any(r.pause_reason for r in records.values())

@@ -36,8 +36,8 @@ FAMILIES: tuple[Family, ...] = (
         "queues",
         "queue state",
         "asterisk_queue_callers, asterisk_queue_longest_wait_seconds, asterisk_queue_members*, "
-        "asterisk_queue_member_*, asterisk_queue_stats_*, asterisk_queue_service_level_seconds, "
-        "asterisk_queue_max_callers",
+        "asterisk_queue_agents, asterisk_queue_member_*, asterisk_queue_stats_*, "
+        "asterisk_queue_service_level_seconds, asterisk_queue_max_callers",
         read=("agent",),
         snapshots=("QueueStatus",),
         without="queue state would come from events only and drift after every reconnect",

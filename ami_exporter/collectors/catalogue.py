@@ -62,7 +62,7 @@ shows a gap, not the frozen numbers of a PBX the exporter cannot see. Counters s
 
 def sample_model() -> tuple[PBX, ConnectionStatus]:
     """A model with at least one sample in every family, so that labels can be listed."""
-    pbx = PBX(now=lambda: 1_800_000_000.0)
+    pbx = PBX(now=lambda: 1_800_000_000.0, monotonic=lambda: 1_800_000_000.0)
     status = ConnectionStatus(up=True, ready=True, last_reconcile_time=1_800_000_000.0)
     channel = {"Channel": "PJSIP/alice-00000001", "Uniqueid": "1.1", "ChannelStateDesc": "Up"}
     events: list[tuple[str, dict[str, str]]] = [
@@ -108,6 +108,17 @@ def sample_model() -> tuple[PBX, ConnectionStatus]:
                 (
                     "QueueMember",
                     {"Queue": "sales", "Name": "Alice", "Location": "PJSIP/alice", "Status": "1"},
+                ),
+                (
+                    "QueueMember",
+                    {
+                        "Queue": "sales",
+                        "Name": "Bob",
+                        "Location": "PJSIP/bob",
+                        "Status": "1",
+                        "Paused": "1",
+                        "PausedReason": "lunch",
+                    },
                 ),
                 ("QueueEntry", {"Queue": "sales", "Uniqueid": "1.1", "Wait": "3"}),
             ]

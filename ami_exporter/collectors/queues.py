@@ -1,4 +1,4 @@
-"""Queue, caller and member metrics."""
+"""Queue, caller and member metrics (the agent families are built by :mod:`.agents`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,15 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from ..pbx import PBX
+from ..pbx.agents import AGENT_STATES, AVAILABLE, PAUSED, WRAPUP
 from ..pbx.codes import DEVICE_STATES
 from ..pbx.labels import OVERFLOW
-from ..pbx.queues import COMPLETION_REASONS, Queue
+from ..pbx.queues import COMPLETION_REASONS, Member, Queue
+from .agents import MemberAgentFamilies, QueueAgentFamilies
 from .base import Liveness, always_live, histogram_buckets
+
+# A queue's members with the agent state and its start, computed once per scrape.
+MemberRows = list[tuple[Member, int, float]]
 
 _STATUS_HELP = ", ".join(f"{code} {name}" for code, name in enumerate(DEVICE_STATES))
 
@@ -51,7 +56,8 @@ class QueueCollector(Collector):
         paused = GaugeMetricFamily("asterisk_queue_members_paused", "Paused queue members.", labels=label)
         available = GaugeMetricFamily(
             "asterisk_queue_members_available",
-            "Members not paused, not in a queue call and with device status not_in_use.",
+            "Members Asterisk would ring now: agent state available (not paused, device reachable "
+            "and idle, not ringing, not in wrap-up).",
             labels=label,
         )
         in_call = GaugeMetricFamily(
@@ -130,6 +136,8 @@ class QueueCollector(Collector):
             labels=label,
         )
 
+        agents = QueueAgentFamilies()
+        rows_by_queue: list[tuple[Queue, MemberRows]] = []
         for queue in queues:
             name = queue.name
             labels = [name]
@@ -137,18 +145,34 @@ class QueueCollector(Collector):
                 callers.add_metric(labels, queue.count)
                 longest.add_metric(labels, queue.longest_wait(now))
                 by_status = [0] * len(DEVICE_STATES)
-                paused_count = available_count = in_call_count = 0
+                by_state = [0] * len(AGENT_STATES)
+                reasons: dict[str, int] = {}
+                paused_count = in_call_count = 0
+                rows: MemberRows = []
+                keep_rows = self._members
                 for member in list(queue.members.values()):
                     status = member.status if 0 <= member.status < len(DEVICE_STATES) else 0
                     by_status[status] += 1
                     paused_count += member.paused
-                    available_count += member.available
                     in_call_count += member.in_call
+                    record = member.agent
+                    state = record.state
+                    if state < 0 or (state == WRAPUP and now >= record.wrapup_until):
+                        state, since = record.current(member, now)  # what changed without an event
+                    else:
+                        since = record.since
+                    by_state[state] += 1
+                    if state == PAUSED:
+                        reasons[record.pause_reason] = reasons.get(record.pause_reason, 0) + 1
+                    if keep_rows:
+                        rows.append((member, state, since))
+                rows_by_queue.append((queue, rows))
                 for status_name, number in zip(DEVICE_STATES, by_status, strict=True):
                     members.add_metric([name, status_name], number)
                 paused.add_metric(labels, paused_count)
-                available.add_metric(labels, available_count)
+                available.add_metric(labels, by_state[AVAILABLE])
                 in_call.add_metric(labels, in_call_count)
+                agents.add(name, by_state, reasons)
             joins.add_metric(labels, queue.joins)
             abandons.add_metric(labels, queue.abandons)
             answered.add_metric(labels, queue.answered)
@@ -183,6 +207,7 @@ class QueueCollector(Collector):
             paused,
             available,
             in_call,
+            *agents.families(),
             joins,
             abandons,
             answered,
@@ -191,11 +216,31 @@ class QueueCollector(Collector):
         yield from (noanswer, dumps, wait, talk, service_level, max_callers)
         yield from (stats_completed, stats_abandoned, stats_sl, stats_hold, stats_talk)
         if self._members:
-            yield from self._member_families(queues if live else [])
+            yield from self._member_families(rows_by_queue)  # no rows while not live
+            yield from self._agent_families(queues, rows_by_queue if live else None, now)
+
+    def _agent_families(
+        self, queues: list[Queue], rows_by_queue: list[tuple[Queue, MemberRows]] | None, now: float
+    ) -> Iterator[Metric]:
+        """Per-member agent families. Not live (``rows_by_queue`` None): the counters only."""
+        families = MemberAgentFamilies()
+        if rows_by_queue is not None:
+            for queue, rows in rows_by_queue:
+                for member, state, since in rows:
+                    if member.agent.tracked:  # past the member cap: no series of its own
+                        families.add_member(queue.name, member.name, member.agent, state, since, now)
+        else:
+            for queue in queues:
+                for member in list(queue.members.values()):
+                    if member.agent.tracked:
+                        families.add_counters(member.agent, now)
+        for record in list(self._pbx.queues.agents.retired.values()):
+            families.add_counters(record, now)
+        yield from families.families()
 
     @staticmethod
-    def _member_families(queues: list[Queue]) -> Iterator[Metric]:
-        """Per-member gauges; called with no queues while not live (the families stay known)."""
+    def _member_families(rows_by_queue: list[tuple[Queue, MemberRows]]) -> Iterator[Metric]:
+        """Per-member gauges; no rows while not live (the families stay known)."""
         labels = ["queue", "member"]
         status = GaugeMetricFamily(
             "asterisk_queue_member_status", f"Member device status: {_STATUS_HELP}.", labels=labels
@@ -226,8 +271,8 @@ class QueueCollector(Collector):
             "Unix time the member was added to the queue (or loaded with it).",
             labels=labels,
         )
-        for queue in queues:
-            for member in list(queue.members.values()):
+        for queue, rows in rows_by_queue:
+            for member, _state, _since in rows:
                 label = member.name  # unique within the queue and capped (QueueBook._admit_label)
                 if label == OVERFLOW:
                     continue  # past the member cap: counted in the queue totals, no series of its own

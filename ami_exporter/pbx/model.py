@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 
+from .agents import WrapupTimes
 from .channels import ChannelBook
 from .codes import SECURITY_EVENTS
 from .endpoints import EndpointBook
@@ -54,6 +55,8 @@ DEFAULT_CAPS = {
     "cdr_amaflags": 10,
     "cdr_destination_context": 100,
     "cdr_last_application": 100,
+    # PausedReason: operator-chosen codes (lunch, break, training), but free text (--limits.pause-reasons).
+    "pause_reason": 50,
 }
 
 
@@ -64,11 +67,13 @@ class PBX:
         caps: Mapping[str, int] | None = None,
         cdr_labels: tuple[str, ...] = (),
         monotonic: Callable[[], float] = time.monotonic,
+        *,
+        wrapup: WrapupTimes | None = None,
     ) -> None:
         self.now = now
         self.monotonic = monotonic
         self.caps = LabelCaps({**DEFAULT_CAPS, **(caps or {})})
-        self.queues = QueueBook(self.caps, monotonic)
+        self.queues = QueueBook(self.caps, monotonic, wall=now, wrapup=wrapup)
         self.channels = ChannelBook(self.caps, monotonic)
         self.system = SystemBook(self.caps, now, cdr_labels)
         self.endpoints = EndpointBook(self.caps)
@@ -91,7 +96,7 @@ class PBX:
             "AgentDump": q.agent_dump,
             "QueueMemberStatus": q.member_update,
             "QueueMemberAdded": q.member_update,
-            "QueueMemberPause": q.member_update,
+            "QueueMemberPause": q.member_pause,
             "QueueMemberPenalty": q.member_update,
             "QueueMemberRinginuse": q.member_update,
             "QueueMemberRemoved": q.member_removed,

@@ -12,6 +12,9 @@ recordings in ``tests/fixtures/ami-captures/`` and docs/asterisk-notes.md, "Queu
 * a queue timeout (and leavewhenempty, withdraw, a restart) arrives as ``QueueCallerAbandon``;
 * ``QueueCallerJoin``/``Leave`` ``Count`` is the queue's own caller count after the event, so it
   is taken as the gauge rather than trusting our own bookkeeping.
+
+Agent state, wrap-up, pause spans and per-agent counters are :mod:`.agents`' job; this module
+tells it when a member appears, changes, takes or misses a call, and leaves.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .codes import DEVICE_NOT_INUSE
+from .agents import AgentBook, AgentRecord, WrapupTimes
 from .histogram import TALK_BUCKETS, WAIT_BUCKETS, Histogram
 from .labels import LabelCaps
 from .numbers import clean_text, first, flag, to_float, to_int
@@ -44,10 +47,7 @@ class Member:
     paused_reason: str = ""
     wrapup_time: int = 0
     ringinuse: bool = False
-
-    @property
-    def available(self) -> bool:
-        return not self.paused and not self.in_call and self.status == DEVICE_NOT_INUSE
+    agent: AgentRecord = field(kw_only=True)  # state and counters, kept across snapshots
 
     def state_key(self) -> tuple[int, bool, bool, int]:
         """What a reconcile compares to decide that a member was corrected."""
@@ -130,11 +130,19 @@ class QueueSnapshot:
 class QueueBook:
     """All queues. Mutated only by the event loop; read by collectors at scrape time."""
 
-    def __init__(self, caps: LabelCaps, monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        caps: LabelCaps,
+        monotonic: Callable[[], float],
+        *,
+        wall: Callable[[], float] | None = None,
+        wrapup: WrapupTimes | None = None,
+    ) -> None:
         self._caps = caps
         self._now = monotonic  # waits are durations: never the wall clock
         self.queues: dict[str, Queue] = {}
         self._member_labels: dict[str, int] = {}
+        self.agents = AgentBook(caps, wall or monotonic, monotonic, wrapup)
 
     # -- lookup -------------------------------------------------------------------------------
 
@@ -154,8 +162,7 @@ class QueueBook:
         if member is None and create and interface:
             # Member additions are rare events: a scan of the queue's labels is cheap here.
             taken = {other.name: other.interface for other in queue.members.values()}
-            member = queue.members[interface] = Member(interface, self._admit_label(taken, fields, interface))
-            self._track(member.name)
+            member = queue.members[interface] = self._new_member(queue.name, fields, interface, taken)
         return member
 
     def _admit_label(self, taken: Mapping[str, str], fields: Mapping[str, str], interface: str) -> str:
@@ -169,6 +176,22 @@ class QueueBook:
         if taken.get(label, interface) != interface:
             label = interface
         return self._caps.admit("member", label)
+
+    def _new_member(
+        self,
+        queue: str,
+        fields: Mapping[str, str],
+        interface: str,
+        taken: Mapping[str, str],
+        previous: Member | None = None,
+    ) -> Member:
+        """A member with its label and its agent record (continued from ``previous``, or from an
+        earlier membership under the same label); the caller applies the fields and tells the
+        agent book."""
+        label = self._admit_label(taken, fields, interface)
+        self._track(label)
+        record = self.agents.record_for(queue, label, previous.agent if previous else None)
+        return Member(interface, label, agent=record)
 
     # -- caller events ------------------------------------------------------------------------
 
@@ -201,6 +224,7 @@ class QueueBook:
         member = self._member(queue, fields, create=False)
         if member is not None:
             member.in_call = True
+        self.agents.connected(queue.name, member, fields)
 
     def agent_complete(self, fields: Mapping[str, str]) -> None:
         queue = self.queue(fields.get("Queue"))
@@ -210,11 +234,19 @@ class QueueBook:
         queue.completed[reason] = queue.completed.get(reason, 0) + 1
         queue.talk.observe(to_int(fields.get("TalkTime")))
         member = self._member(queue, fields, create=False)
+        elsewhere: list[tuple[str, Member]] = []
         if member is not None:
             member.in_call = False
+            interface = member.interface
+            for other in list(self.queues.values()):
+                if other is not queue and (membership := other.members.get(interface)) is not None:
+                    elsewhere.append((other.name, membership))
+        self.agents.completed(queue.name, member, fields, elsewhere)
 
     def agent_ring_noanswer(self, fields: Mapping[str, str]) -> None:
-        self.queue(fields.get("Queue")).ring_noanswer += 1
+        queue = self.queue(fields.get("Queue"))
+        queue.ring_noanswer += 1
+        self.agents.ring_noanswer(queue.name, self._member(queue, fields, create=False), fields)
 
     def agent_dump(self, fields: Mapping[str, str]) -> None:
         self.queue(fields.get("Queue")).dumps += 1
@@ -226,6 +258,16 @@ class QueueBook:
         member = self._member(queue, fields, create=True)
         if member is not None:
             _apply_member_fields(member, fields)
+            self.agents.update(queue.name, member)
+
+    def member_pause(self, fields: Mapping[str, str]) -> None:
+        """``QueueMemberPause``: like any member event, but a pause while paused is a new pause
+        (Asterisk raises it again, possibly with another reason)."""
+        queue = self.queue(fields.get("Queue"))
+        member = self._member(queue, fields, create=True)
+        if member is not None:
+            _apply_member_fields(member, fields)
+            self.agents.update(queue.name, member, pause_event=True)
 
     def member_removed(self, fields: Mapping[str, str]) -> None:
         queue = self.queue(fields.get("Queue"))
@@ -233,6 +275,7 @@ class QueueBook:
         member = queue.members.pop(interface, None)
         if member is not None:
             self._untrack(member.name)
+            self.agents.leave(member)
 
     # A member label's cap slot is freed when no queue has a member by that name any more; the
     # count per label makes that O(1) (scanning every queue made removing 10,000 members O(n²)).
@@ -267,20 +310,22 @@ class QueueBook:
         labels_by_queue: dict[str, dict[str, str]] = {}
         for fields in snapshot.members:
             queue = self.queue(fields.get("Queue"))
-            old = queue.members.get(_interface(fields))
+            interface = _interface(fields)
+            if not interface:
+                continue
+            old = queue.members.get(interface)
             members = members_by_queue.setdefault(queue.name, {})
             labels = labels_by_queue.setdefault(queue.name, {})
-            member = self._fresh_member(labels, fields)
-            if member is None:
-                continue
-            labels.setdefault(member.name, member.interface)
-            if old is not None:
-                member.ringinuse = old.ringinuse  # QueueMember carries no Ringinuse
-            duplicate = members.get(member.interface)
+            duplicate = members.pop(interface, None)
             if duplicate is not None:
                 self._untrack(duplicate.name)
-            members[member.interface] = member
-            self._track(member.name)
+                labels.pop(duplicate.name, None)
+            member = self._new_member(queue.name, fields, interface, labels, old)
+            labels.setdefault(member.name, interface)
+            _apply_member_fields(member, fields)
+            if old is not None:
+                member.ringinuse = old.ringinuse  # QueueMember carries no Ringinuse
+            members[interface] = member
         entries_by_queue: dict[str, list[Mapping[str, str]]] = {name: [] for name in seen}
         for fields in snapshot.entries:
             entries_by_queue.setdefault(self.queue(fields.get("Queue")).name, []).append(fields)
@@ -293,10 +338,15 @@ class QueueBook:
                 if previous is None or previous.state_key() != member.state_key():
                     corrections["queue_member"] += 1
             queue.members = members
+            kept = {id(member.agent) for member in members.values()}
             for interface, member in old_members.items():
                 if interface not in members:
                     corrections["queue_member"] += 1
                 self._untrack(member.name)  # every old member object was replaced or removed
+                if id(member.agent) not in kept:
+                    self.agents.leave(member)
+            for member in members.values():
+                self.agents.update(name, member)
 
         for name, entries in entries_by_queue.items():
             queue = self.queue(name)
@@ -321,15 +371,11 @@ class QueueBook:
                 self._caps.release("queue", name)
                 for member in queue.members.values():
                     self._untrack(member.name)
+                self.agents.drop_queue(name)
+            self.agents.forget_interfaces(
+                {interface for queue in self.queues.values() for interface in queue.members}
+            )
         return corrections
-
-    def _fresh_member(self, taken: Mapping[str, str], fields: Mapping[str, str]) -> Member | None:
-        interface = _interface(fields)
-        if not interface:
-            return None
-        member = Member(interface, self._admit_label(taken, fields, interface))
-        _apply_member_fields(member, fields)
-        return member
 
 
 def _interface(fields: Mapping[str, str]) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ami_exporter.pbx.codes import DEVICE_STATE_TEXT
 from ami_exporter.simulator import events as ev
+from ami_exporter.simulator.agents import AgentLedger, true_state
 from ami_exporter.simulator.clock import Timer, VirtualClock
 from ami_exporter.simulator.config import MemberConfig, QueueConfig, SimulatorConfig
 from ami_exporter.simulator.pjsip import SipPlant
@@ -40,6 +41,7 @@ class Agent:
     calls: int = 0
     memberships: list[Member] = field(default_factory=list)
     online: bool = True  # a PJSIP phone's contact is reachable (or registered)
+    last_queue: Queue | None = None  # Asterisk's member->lastqueue (shared_lastcall)
 
     @property
     def device(self) -> str:
@@ -61,6 +63,8 @@ class Member:
     last_call: int = 0
     in_call: bool = False
     wrapup_until: float = 0.0
+    wrapuptime: int = 0  # the member's own (QueueAdd Wrapuptime); 0 = the queue's
+    ledger: AgentLedger = field(default_factory=AgentLedger)
 
     def blob(self) -> dict[str, str]:
         return {
@@ -79,7 +83,7 @@ class Member:
             "Paused": "1" if self.paused else "0",
             "PausedReason": self.paused_reason,
             "Ringinuse": "1" if self.queue.cfg.ringinuse else "0",
-            "Wrapuptime": "0",
+            "Wrapuptime": str(self.wrapuptime),
         }
 
 
@@ -198,7 +202,7 @@ class CallCenter:
                 agent = self.agents.get(mcfg.interface)
                 if agent is None:
                     agent = self.agents[mcfg.interface] = Agent(mcfg)
-                member = Member(queue, agent, mcfg.penalty, login)
+                member = Member(queue, agent, mcfg.penalty, login, wrapuptime=mcfg.wrapuptime)
                 agent.memberships.append(member)
                 queue.members[mcfg.interface] = member
             self.queues[qcfg.name] = queue
@@ -635,6 +639,7 @@ class CallCenter:
         qname = member.queue.cfg.name
         if rna:
             member.queue.rna += 1
+            member.ledger.ring_noanswer += 1
             ring_ms = int((self.now() - leg.start) * 1000)
             self.emit(
                 ev.agent_ring_no_answer(
@@ -702,6 +707,7 @@ class CallCenter:
             ev.agent_connect(caller.ch2, one, queue.cfg.name, iface, mname, hold, int(self.now() - leg.start))
         )
         queue.answered += 1
+        member.ledger.answered += 1
         queue.holdtime = (queue.holdtime * 3 + hold) / 4
         caller.connected = leg
         self.connected.append(caller)
@@ -747,10 +753,16 @@ class CallCenter:
         queue.talktime = (queue.talktime * 3 + talk) / 4
         if hold <= queue.cfg.servicelevel:
             queue.completed_in_sl += 1
+        member.ledger.talk_seconds += talk
+        # app_queue with shared_lastcall (as in the recorded lab): every membership of the agent
+        # gets LastCall (whole seconds) and the call; none is rung until LastCall plus its own
+        # wrap-up time, else that of the queue that took the call.
+        agent.last_queue = queue
+        last_call = int(now)
         for m in agent.memberships:
-            m.wrapup_until = now + m.queue.cfg.wrapuptime
-        member.calls_taken += 1
-        member.last_call = int(now)
+            m.calls_taken += 1
+            m.last_call = last_call
+            m.wrapup_until = last_call + (m.wrapuptime or queue.cfg.wrapuptime)
         member.in_call = False
         bridge = caller.bridge
         if bridge is not None:
@@ -784,6 +796,9 @@ class CallCenter:
             member.paused_reason = reason
             if paused:
                 member.last_pause = int(self.now())
+                member.ledger.pause(reason, self.now())
+            else:
+                member.ledger.unpause(self.now())
             device = f"Queue:{member.queue.cfg.name}_pause_{interface}"
             self.emit(ev.device_state_change(device, "INUSE" if paused else "NOT_INUSE"))
             self.emit(ev.member_event("QueueMemberPause", member.blob()))
@@ -798,13 +813,15 @@ class CallCenter:
             if not self._running:
                 return
             cfg = self.config
-            if not any(m.paused for m in agent.memberships):
-                self.pause_member(agent.cfg.interface, True, self.rng.choice(cfg.pause_reasons))
+            if not any(m.paused for m in agent.memberships) and cfg.pause_reasons:
+                weights = [reason.weight for reason in cfg.pause_reasons]
+                reason = self.rng.choices(cfg.pause_reasons, weights)[0]
+                self.pause_member(agent.cfg.interface, True, reason.name)
 
                 def unpause() -> None:
                     self.pause_member(agent.cfg.interface, False, "")
 
-                self.clock.call_later(self.rng.uniform(*cfg.pause_duration), unpause)
+                self.clock.call_later(self.rng.uniform(*reason.duration), unpause)
             self.clock.call_later(self.rng.expovariate(1 / cfg.pause_interval), tick)
 
         return tick
@@ -919,6 +936,7 @@ class CallCenter:
             queue.callers.clear()
             self.reset_stats(queue.cfg.name)
             for member in queue.members.values():
+                member.ledger.unpause(self.now())
                 member.paused, member.paused_reason, member.last_pause = False, "", 0
                 member.in_call, member.wrapup_until, member.login_time = False, 0.0, login
         running = self._running
@@ -967,6 +985,19 @@ class CallCenter:
                     calls_taken=m.calls_taken,
                     last_call=m.last_call,
                     penalty=m.penalty,
+                    answered=m.ledger.answered,
+                    ring_noanswer=m.ledger.ring_noanswer,
+                    talk_seconds=m.ledger.talk_seconds,
+                    paused_seconds=m.ledger.paused_totals(self.now()),
+                    pauses=dict(m.ledger.pauses),
+                    state=true_state(
+                        paused=m.paused,
+                        status=m.agent.status,
+                        in_call=m.in_call,
+                        ringinuse=q.cfg.ringinuse,
+                        wrapup_until=m.wrapup_until,
+                        now=self.now(),
+                    ),
                 )
         return out
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["MemberConfig", "PjsipConfig", "QueueConfig", "SimulatorConfig", "UserConfig"]
+from ami_exporter.simulator.agents import PauseReason
+
+__all__ = ["MemberConfig", "PauseReason", "PjsipConfig", "QueueConfig", "SimulatorConfig", "UserConfig"]
 
 EXPORTER_READ = "system,call,agent,user,dtmf,reporting,cdr,dialplan,security"
 STRATEGIES = ("ringall", "rrmemory", "leastrecent", "fewestcalls", "random", "linear", "wrandom", "rrordered")
@@ -55,6 +57,7 @@ class MemberConfig:
     ring_delay: tuple[float, float] = (1.0, 5.0)
     talk_time: tuple[float, float] = (5.0, 60.0)
     agent_hangup_prob: float = 0.85
+    wrapuptime: int = 0  # the member's own wrap-up time (Wrapuptime), 0 = the queue's
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,18 @@ class QueueConfig:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}")
+
+
+# What agents pause for and for how long (simulated seconds; a demo compresses a shift): short
+# breaks often, lunch rarely but long, a reason with non-ASCII text, and pauses without a reason.
+DEFAULT_PAUSE_REASONS: tuple[PauseReason, ...] = (
+    PauseReason("break", (60.0, 300.0), weight=4.0),
+    PauseReason("lunch", (300.0, 900.0), weight=1.0),
+    PauseReason("training", (180.0, 600.0), weight=1.0),
+    PauseReason("coaching", (60.0, 240.0), weight=1.0),
+    PauseReason("café ☕", (60.0, 180.0), weight=1.0),
+    PauseReason("", (30.0, 120.0), weight=2.0),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +127,7 @@ class SimulatorConfig:
     time_scale: float = 1.0
     seed: int = 0
     pause_interval: float = 0.0  # mean simulated seconds between random pauses per agent (0 = never)
-    pause_duration: tuple[float, float] = (30.0, 180.0)
-    pause_reasons: tuple[str, ...] = ("lunch", "break", "meeting", "training")
+    pause_reasons: tuple[PauseReason, ...] = field(default_factory=lambda: DEFAULT_PAUSE_REASONS)
     scanner_rate: float = 0.0  # security events per simulated second from a "scanner"
     auth_failure_delay: float = 1.0  # real seconds before "Authentication failed"
     # False: answer Challenge like an AMI proxy that does not implement it (tests --ami.auth).
@@ -181,7 +195,7 @@ class SimulatorConfig:
             "support",
             "rrmemory",
             (
-                local(3, "Carol"),
+                local(3, "Carol", wrapuptime=5),
                 local(4, "Dave", answer_prob=0.6),
                 local(6, "Frank", penalty=1, busy_prob=0.3),
                 sip("judy", "Judy"),

@@ -27,6 +27,13 @@ class MemberTruth:
     calls_taken: int
     last_call: int
     penalty: int
+    # per-agent counters since the simulator started (they survive a simulated restart)
+    answered: int = 0  # AgentConnect
+    ring_noanswer: int = 0  # AgentRingNoAnswer
+    talk_seconds: int = 0  # sum of AgentComplete TalkTime
+    paused_seconds: dict[str, float] = field(default_factory=dict)  # by PausedReason as sent
+    pauses: dict[str, int] = field(default_factory=dict)  # pauses begun, by reason
+    state: str = "available"  # agent state by the exporter's documented precedence
 
 
 @dataclass(frozen=True, slots=True)

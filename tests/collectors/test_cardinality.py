@@ -99,7 +99,7 @@ def busy_pbx() -> tuple[PBX, set[str]]:
                         "Location": "PJSIP/alice",
                         "Status": "1",
                         "Paused": "1",
-                        "PausedReason": "doctor for Customer Nr 17",
+                        "PausedReason": "doctor",
                     },
                 ),
                 (
@@ -117,7 +117,6 @@ def busy_pbx() -> tuple[PBX, set[str]]:
             ]
         )
     )
-    private.add("doctor for Customer Nr 17")
     return pbx, private
 
 
@@ -128,6 +127,8 @@ def test_no_label_value_is_a_channel_uniqueid_number_name_or_address() -> None:
     assert not values & private
     for secret in ("Customer Nr", "customer", "+4930", "10.0.", "0x"):
         assert secret not in text, secret
+    # The pause reason is a label by design (operator-chosen codes, capped by --limits.pause-reasons).
+    assert 'asterisk_queue_member_pause_reason{member="Alice",queue="sales",reason="doctor"} 1.0' in text
     # The whole exposition stays small: series do not grow with calls.
     assert len(text.splitlines()) < 600
 
@@ -264,3 +265,47 @@ def test_registration_names_overflow() -> None:
     text = exposition(pbx)
     assert 'asterisk_registration_up{registration="__overflow__"} 1.0' in text
     assert 'asterisk_exporter_label_overflow_total{metric="registration"} 3.0' in text
+
+
+def test_pause_reasons_past_the_cap_fold_into_overflow_at_scale() -> None:
+    """200 queues x 50 members, every member paused with one of 60 reasons: the first 50 reasons
+    are kept, the other 10 become __overflow__, and each overflowing admission is counted."""
+    reasons = [f"reason {i:02d}" for i in range(60)]
+    items: list[tuple[str, dict[str, str]]] = []
+    for q in range(200):
+        items.append(("QueueParams", {"Queue": f"q{q:03d}"}))
+        for m in range(50):
+            items.append(
+                (
+                    "QueueMember",
+                    {
+                        "Queue": f"q{q:03d}",
+                        "Name": f"Agent {m:02d}",
+                        "Location": f"PJSIP/agent{m:02d}",
+                        "Status": "1",
+                        "Paused": "1",
+                        "PausedReason": reasons[(q * 50 + m) % 60],
+                        "LastPause": "1799999000",
+                    },
+                )
+            )
+    pbx = PBX(now=lambda: 1_800_000_000.0, monotonic=lambda: 1_800_000_000.0)
+    pbx.reconcile_queues(QueueSnapshot.from_items(items))
+    text = exposition(pbx)
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    kept: set[str] = set()
+    for name in (
+        "asterisk_queue_members_paused_by_reason",
+        "asterisk_queue_member_pause_reason",
+        "asterisk_queue_member_paused_seconds",
+    ):
+        seen = {sample.labels["reason"] for sample in families[name].samples}
+        assert OVERFLOW in seen, name
+        kept = kept or seen - {OVERFLOW}
+        assert seen - {OVERFLOW} == kept, name  # the same 50 reasons in every family
+    assert len(kept) == 50 and kept < set(reasons)
+    overflowing = sum(1 for i in range(200 * 50) if reasons[i % 60] not in kept)
+    assert pbx.caps.overflows["pause_reason"] == overflowing >= 1660  # 10 of 60 reasons, ~166 each
+    assert f'asterisk_exporter_label_overflow_total{{metric="pause_reason"}} {overflowing:.1f}' in text
+    paused = sum(sample.value for sample in families["asterisk_queue_members_paused_by_reason"].samples)
+    assert paused == 200 * 50  # every paused member is counted under some reason

@@ -178,7 +178,12 @@ def check_variables(d: dict[str, Any], *, need_queue: bool) -> list[str]:
 
 
 def test_dashboards_exist() -> None:
-    assert {"asterisk-queues.json", "asterisk-calls.json", "asterisk-health.json"} <= set(DASHBOARD_NAMES)
+    assert {
+        "asterisk-queues.json",
+        "asterisk-calls.json",
+        "asterisk-health.json",
+        "asterisk-agents.json",
+    } <= set(DASHBOARD_NAMES)
 
 
 def test_generated_json_is_up_to_date() -> None:
@@ -256,12 +261,53 @@ def test_wallboard_covers_the_brief() -> None:
         "histogram_quantile(0.9, sum by (queue, le) (rate(asterisk_queue_talk_seconds_bucket",
         "asterisk_queue_member_status",
         "asterisk_queue_member_paused",
+        'asterisk_queue_agents{state="wrapup"',
+        "asterisk_queue_members_paused_by_reason",
     ):
         assert needle in exprs, needle
     members = next(p for p in iter_panels(DASHBOARDS["asterisk-queues.json"]) if p["title"] == "Members")
     status = next(o for o in members["fieldConfig"]["overrides"] if o["matcher"]["options"] == "Status")
     mapping = next(prop["value"] for prop in status["properties"] if prop["id"] == "mappings")
     assert sorted(int(k) for k in mapping[0]["options"]) == list(range(9))
+
+
+def test_agents_dashboard_covers_the_brief() -> None:
+    """A table of agents (state, pause reason, time in state, answered, missed, talk and pause time,
+    occupancy), a state timeline with the six states named, pause time by reason, missed calls by
+    agent."""
+    agents = DASHBOARDS["asterisk-agents.json"]
+    panels = {p["title"]: p for p in iter_panels(agents)}
+    table = panels["Agents"]
+    renamed = table["transformations"][1]["options"]["renameByName"]
+    assert set(renamed.values()) >= {
+        "State",
+        "Paused",
+        "Time in state",
+        "Answered",
+        "Missed",
+        "Talk time",
+        "Pause time",
+        "Occupancy",
+    }
+    timeline = panels["Agent state timeline"]
+    assert timeline["type"] == "state-timeline"
+    mapping = timeline["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert [mapping[str(code)]["text"] for code in range(6)] == [
+        "Available",
+        "Ringing",
+        "On call",
+        "Wrap-up",
+        "Paused",
+        "Unavailable",
+    ]
+    exprs = " ".join(q.expr for q in DASHBOARD_QUERIES if q.file == "asterisk-agents.json")
+    for needle in (
+        "sum by (reason) (increase(asterisk_queue_member_paused_seconds_total",
+        "(increase(asterisk_queue_member_ring_noanswer_total",
+        "asterisk_queue_member_state_since_seconds",
+        "asterisk_queue_member_pause_reason",
+    ):
+        assert needle in exprs, needle
 
 
 def test_substitution_for_end_to_end() -> None:
@@ -295,7 +341,7 @@ def test_rule_query(query: Any) -> None:
 @pytest.mark.parametrize("rule", RECORDS, ids=[r["record"] for r in RECORDS])
 def test_recording_rule_names(rule: dict[str, Any]) -> None:
     assert re.fullmatch(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", rule["record"]), "level:metric:operations"
-    assert rule["record"].startswith("queue:")
+    assert rule["record"].startswith(("queue:", "queue_member:"))
     assert "queue" in rule["expr"]
 
 

@@ -4,7 +4,7 @@ One stack for the module (about 32 s in all: 27 s of warm-up, 4–5 s of overloa
 
 * the simulator (demo call centre, ``time_scale=2``) on a private event loop in a thread (why: see
   :mod:`tests.e2e.stack`), plus a few scripted calls so every wallboard panel has something to show
-  (an answered call per queue, a caller who gives up in each queue, a pause, a module reload);
+  (an answered call per queue, a caller who gives up in each queue, two pauses, a module reload);
 * ``python -m ami_exporter`` as a process, logged in as ``exporter_rep``;
 * ``prometheus`` as a process: scrape and rule evaluation every 1 s, job ``asterisk`` (the rules'
   exporter-job selector is ``job=~".*asterisk.*"``), ``rule_files`` = the real
@@ -217,8 +217,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 async def scripted_calls(sim: Simulator) -> None:
-    """Events the wallboard shows that random traffic might not produce in 20 s."""
+    """Events the wallboard shows that random traffic might not produce in 20 s: a pause that ends
+    (ivy) and one that lasts (leo, in a queue the overload pauses anyway) for the pause panels."""
     sim.pause_member("PJSIP/ivy", True, "e2e", queue="sales")
+    sim.pause_member("PJSIP/leo", True, "e2e training", queue=OVERRIDE_QUEUE)
     for queue in ("sales", "support", "billing"):
         await sim.place_call(queue, answer=True, ring=1.0, talk=4.0)
         await sim.place_call(queue, patience=2.0, answer=False)
@@ -521,3 +523,17 @@ def test_overload_fires_asterisk_queue_callers_high(warm: Stack) -> None:
     }
     for queue in OVERLOAD:
         assert {(queue, "firing"), (queue, "pending")} <= states, states
+
+    # Every member of the overloaded queues is paused with callers waiting: the real
+    # AsteriskQueueAgentsMostlyPaused (for: 5m) goes pending there, not in the healthy queue.
+    def mostly_paused() -> set[str]:
+        return {
+            a["labels"]["queue"]
+            for a in api.alerts()
+            if a["labels"]["alertname"] == "AsteriskQueueAgentsMostlyPaused" and a["state"] == "pending"
+        }
+
+    wait_until(
+        lambda: set(OVERLOAD) <= mostly_paused(), timeout=15, what="AsteriskQueueAgentsMostlyPaused", step=0.5
+    )
+    assert HEALTHY_QUEUE not in mostly_paused()

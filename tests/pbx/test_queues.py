@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ami_exporter.pbx import PBX, QueueSnapshot
+from ami_exporter.pbx.agents import AVAILABLE
 
 
 class Clock:
@@ -110,7 +111,7 @@ def test_member_events_update_the_full_blob_and_pause_reason() -> None:
     assert (member.calls_taken, member.last_call, member.login_time) == (1, 1795841646, 1795841432)
     pbx.apply("QueueMemberPause", member_blob(Paused="0", PausedReason=""))
     assert not member.paused
-    assert member.available
+    assert member.agent.state == AVAILABLE
     pbx.apply("QueueMemberRemoved", member_blob())
     assert pbx.queues.queues["sales"].members == {}
 
