@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .ami.backlog import DEFAULT_BACKLOG_LIMIT, BacklogStats
 from .ami.client import (
     DEFAULT_EVENT_MASK,
     AMIError,
@@ -29,6 +30,7 @@ from .ami.client import (
     Session,
 )
 from .ami.protocol import DEFAULT_MAX_FRAME_BYTES, Message
+from .gc_policy import GCPolicy
 from .pbx import PBX, QueueSnapshot
 from .secret import SecretError
 from .secret import SecretSource as SecretSource  # re-exported: settings are built with it
@@ -56,6 +58,9 @@ class AMISettings:
     # from its first step: a server that drops us right after login must not get a login storm.
     healthy_after: float = 30.0
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    # Bytes read and not yet folded, at most (see ami/backlog.py): bounded memory when folding
+    # falls behind, without making Asterisk wait.
+    backlog_limit: int = DEFAULT_BACKLOG_LIMIT
     ssl_context: ssl.SSLContext | None = None
     server_hostname: str | None = None
 
@@ -80,6 +85,7 @@ class ConnectionStatus:
     malformed_frames: int = 0  # finished sessions; add the live decoder's counts for the total
     reconciles: int = 0
     last_reconcile_time: float = 0.0  # Unix time the last complete reconcile finished
+    backlog: BacklogStats = field(default_factory=BacklogStats)  # across sessions
     session: Session | None = None
 
     @property
@@ -125,11 +131,13 @@ class AMIService:
         pbx: PBX,
         status: ConnectionStatus | None = None,
         backoff: Backoff | None = None,
+        gc_policy: GCPolicy | None = None,
     ) -> None:
         self.settings = settings
         self.pbx = pbx
         self.status = status or ConnectionStatus()
         self._backoff = backoff or Backoff(settings.backoff_initial, settings.backoff_max)
+        self.gc_policy = gc_policy or GCPolicy()
         self._stopping = False
         self._state = "starting"  # for logging state changes only
         self._reconcile_now = asyncio.Event()
@@ -182,6 +190,8 @@ class AMIService:
                 server_hostname=settings.server_hostname,
                 timeout=settings.connect_timeout,
                 max_frame_bytes=settings.max_frame_bytes,
+                backlog_limit=settings.backlog_limit,
+                backlog_stats=self.status.backlog,
             )
         except (OSError, TimeoutError, ConnectionLostError) as error:
             self.status.logins["error"] += 1
@@ -314,6 +324,8 @@ class AMIService:
         if not session.closed.done():
             session.close(DisconnectReason.ERROR)
         reason = session.closed.result()
+        # Nothing streams now: the one moment a full garbage collection cannot stall the reader.
+        self.gc_policy.refresh()
         lived = time.monotonic() - self._logged_in_at
         if was_up and self._reconciled_once and lived >= self.settings.healthy_after:
             self._backoff.reset()  # a healthy session ended: reconnect quickly
@@ -380,6 +392,8 @@ class AMIService:
         self.status.reconciles += 1
         self.status.last_reconcile_time = time.time()
         self.status.ready = True
+        # The model now holds what will live for a while: keep it out of full collections.
+        self.gc_policy.settle()
 
     # -- events -------------------------------------------------------------------------------------
 

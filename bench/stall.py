@@ -10,16 +10,19 @@ that the kernel cannot hide a stalled reader for long. Meanwhile another process
 ``/metrics`` back to back (benchmark 2's app, members on).
 
 Reported: the longest gap between two ``data_received`` calls while the scrapes ran (and before
-them, streaming alone), whether the server dropped the session, and whether every event sent
-was counted.
+them, streaming alone), whether the server dropped the session, whether every event sent was
+counted, the AMI backlog's peak, and the longest full garbage collection (CPU time). As in the
+service, the model is frozen out of full collections once built (``GCPolicy.settle``, which the
+service runs after each reconcile).
 
-Run: ``python -m bench.stall`` (``--scrapes 50``).
+Run: ``python -m bench.stall`` (``--scrapes 50 --runs 5``: the issue's "5 runs in a row").
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import multiprocessing
 import multiprocessing.connection
@@ -28,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ami_exporter.ami.backlog import BacklogStats
 from ami_exporter.ami.client import Session, _Protocol
 from ami_exporter.pbx import PBX
 from ami_exporter.service import AMIService, AMISettings
@@ -161,7 +165,25 @@ class StallResult:
     reads: int
     stream: StreamReport
     events_counted: int
+    backlog: BacklogStats
+    longest_full_gc: float  # CPU seconds of the longest generation-2 collection during the run
     scrape_times: list[float] = field(default_factory=list)
+
+
+class _FullCollections:
+    """CPU time of each generation-2 collection (``gc.callbacks``), in whichever thread ran it."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.durations.append(time.thread_time() - self._started)
 
 
 def _longest_gap(reads: list[float], start: float, end: float) -> float:
@@ -172,6 +194,8 @@ def _longest_gap(reads: list[float], start: float, end: float) -> float:
 async def measure(scale: Scale, scrapes: int, alone_seconds: float = 2.0) -> StallResult:
     pbx: PBX = build_pbx(scale)
     service = AMIService(AMISettings(), pbx)
+    service.gc_policy.settle()  # what the service does after the snapshot that built the model
+    collections = _FullCollections()
     context = multiprocessing.get_context("spawn")
     listener = socket.create_server(("127.0.0.1", 0))
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
@@ -185,7 +209,8 @@ async def measure(scale: Scale, scrapes: int, alone_seconds: float = 2.0) -> Sta
 
     loop = asyncio.get_running_loop()
     reads: list[float] = []
-    session = Session(service._on_event, wants=pbx.wants, on_skipped=pbx.count_many)
+    backlog = BacklogStats()
+    session = Session(service._on_event, wants=pbx.wants, on_skipped=pbx.count_many, backlog_stats=backlog)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)  # before connect: sets the window
     sock.setblocking(False)
@@ -193,11 +218,15 @@ async def measure(scale: Scale, scrapes: int, alone_seconds: float = 2.0) -> Sta
     events_before = sum(pbx.events.values())
     await loop.create_connection(lambda: _TimedProtocol(session, reads), sock=sock)
 
-    async with serve(pbx, members=True) as web_port:
-        await asyncio.sleep(alone_seconds)
-        started = time.perf_counter()
-        samples = await scrape_in_process(web_port, VARIANTS[0], scrapes)
-        ended = time.perf_counter()
+    gc.callbacks.append(collections)
+    try:
+        async with serve(pbx, members=True) as web_port:
+            await asyncio.sleep(alone_seconds)
+            started = time.perf_counter()
+            samples = await scrape_in_process(web_port, VARIANTS[0], scrapes)
+            ended = time.perf_counter()
+    finally:
+        gc.callbacks.remove(collections)
     stop.set()
     await session.closed
     report: StreamReport = await loop.run_in_executor(None, receiver.recv)
@@ -210,6 +239,8 @@ async def measure(scale: Scale, scrapes: int, alone_seconds: float = 2.0) -> Sta
         reads=len(reads),
         stream=report,
         events_counted=sum(pbx.events.values()) - events_before,
+        backlog=backlog,
+        longest_full_gc=max(collections.durations, default=0.0),
         scrape_times=[seconds for seconds, _ in samples],
     )
 
@@ -229,17 +260,39 @@ def report(result: StallResult) -> None:
         ),
         ("events/s during the run", result.events_counted / max(result.scrape_seconds, 1e-9)),
         ("scrape median (ms)", sorted(result.scrape_times)[len(result.scrape_times) // 2] * 1e3),
+        ("AMI backlog peak (KiB)", result.backlog.peak_bytes / 1024),
+        ("AMI backlog reached its limit (times)", result.backlog.full),
+        ("longest full garbage collection (ms CPU)", result.longest_full_gc * 1e3),
     ]
     print_table(
         f"Event-loop stall under back-to-back scrapes (members on); {machine()}", ("what", "value"), rows
     )
 
 
+def summary(results: list[StallResult]) -> None:
+    drops = sum(result.stream.dropped for result in results)
+    kept = [result for result in results if not result.stream.dropped]
+    lost = sum(result.stream.events - result.events_counted for result in kept)
+    longest = max(result.gap_during_scrapes for result in results)
+    blocked = max(result.stream.longest_blocked for result in results)
+    print(
+        f"\n{len(results)} runs in a row: dropped in {drops}, events lost {lost:,} (runs not dropped), "
+        f"longest read gap {longest * 1e3:.1f} ms, longest blocked output {blocked * 1e3:.1f} ms"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scrapes", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=1, help="runs in a row, each with a fresh model")
     args = parser.parse_args(argv)
-    report(asyncio.run(measure(FULL, args.scrapes)))
+    results = []
+    for _ in range(args.runs):
+        result = asyncio.run(measure(FULL, args.scrapes))
+        report(result)
+        results.append(result)
+    if args.runs > 1:
+        summary(results)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,10 @@ async def test_recorded_restart_reconnects_and_gauges_equal_the_new_snapshot(
         assert status.disconnects["shutdown"] == 1
         assert status.logins["success"] == 2
         assert status.logins["error"] == 2  # the reset and the refused attempt
+        # The garbage-collection policy: the model frozen after each reconcile, one full
+        # collection when the first session ended (not while a session streamed).
+        assert service.gc_policy.freezes >= 1
+        assert service.gc_policy.refreshes == 1
         # FullyBooted of the new process says Uptime 0: the start time moved forward.
         assert pbx.system.state.start_time > started_before
         # The restart abandoned every waiting caller; the new snapshot has none and no channels.

@@ -1,8 +1,10 @@
 """One AMI session over TCP (or TLS): banner, login, ActionID correlation, list actions, Ping.
 
-The socket is read by an ``asyncio.Protocol``: ``data_received`` feeds the sans-I/O decoder and
-hands every event to a synchronous callback, so reading never waits on anything but the socket
-(Asterisk drops a client that does not read within ``writetimeout``, 100 ms by default).
+The socket is read by an ``asyncio.Protocol``. Asterisk drops a client that does not read within
+``writetimeout`` (100 ms by default), so reading never waits for folding: ``data_received``
+appends to a bounded :class:`~.backlog.Backlog`, and the backlog is decoded and handed to the
+synchronous event callback in slices of a few milliseconds, the event loop polling the socket
+between slices.
 Replies are routed only when they carry an ActionID this session sent and still waits for;
 everything else, including events with other clients' ActionIDs, is an ordinary event.
 """
@@ -11,17 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import hashlib
 import itertools
 import logging
 import ssl
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .actions import LIST_REPLY_EVENTS, READ_ONLY_ACTIONS, SESSION_ACTIONS, ForbiddenActionError
+from .backlog import DEFAULT_BACKLOG_LIMIT, Backlog, BacklogStats
+from .errors import AMIError as AMIError
+from .errors import AuthenticationError as AuthenticationError
+from .errors import ConnectionLostError as ConnectionLostError
+from .errors import DisconnectReason as DisconnectReason
+from .login import AUTH_MODES as AUTH_MODES
+from .login import DEFAULT_EVENT_MASK as DEFAULT_EVENT_MASK
+from .login import listed_actions as listed_actions
+from .login import log_in
 from .protocol import DEFAULT_MAX_FRAME_BYTES, Decoder, Kind, Message, encode_action
 
 log = logging.getLogger(__name__)
@@ -33,36 +43,13 @@ ListApply = Callable[["ListReply"], None]
 # Events the ``wants`` filter turned away, counted by name, once per read (not once per event).
 SkippedCallback = Callable[[dict[str, int]], None]
 
-# Only the event classes the model folds. Never dialplan (VarSet/Newexten: half the stream)
-# nor reporting (RTCP). No spaces: Asterisk's class-list parser is whitespace-sensitive.
-DEFAULT_EVENT_MASK = "system,call,agent,cdr,security"
 
-# ``--ami.auth``: MD5 challenge only, MD5 then plain when the server refuses the challenge, plain.
-AUTH_MODES = ("md5", "auto", "plain")
-
-
-class DisconnectReason(enum.Enum):
-    EOF = "eof"
-    SHUTDOWN = "shutdown"
-    PING_TIMEOUT = "ping_timeout"
-    ERROR = "error"
-
-
-class AMIError(Exception):
-    """The server answered an action with ``Response: Error``."""
-
-    def __init__(self, action: str, message: str) -> None:
-        super().__init__(f"{action}: {message}")
-        self.action = action
-        self.message = message
-
-
-class AuthenticationError(Exception):
-    """Login refused: wrong secret, unknown user, or an address outside ``permit=``."""
-
-
-class ConnectionLostError(Exception):
-    """The session ended while an action waited for its reply."""
+# One slice of folding: after this much time the loop gets back to the socket (and to everything
+# else it serves) before the next slice. Short against writetimeout, long against the ~1 µs a
+# loop iteration costs.
+FOLD_SLICE_SECONDS = 0.004
+# Decoded at a time within a slice (the deadline is checked between chunks): ~40 events, ~0.2 ms.
+FOLD_CHUNK_BYTES = 16 * 1024
 
 
 @dataclass(slots=True)
@@ -114,6 +101,8 @@ class Session:
         on_skipped: SkippedCallback | None = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         action_id_prefix: str = "amiexp",
+        backlog_limit: int = DEFAULT_BACKLOG_LIMIT,
+        backlog_stats: BacklogStats | None = None,
     ) -> None:
         if wants is not None and on_skipped is None:
             raise ValueError(
@@ -122,6 +111,9 @@ class Session:
         self._on_event = on_event
         self._on_skipped = on_skipped
         self._decoder = Decoder(max_frame_bytes=max_frame_bytes, wants=_with_list_replies(wants))
+        self._backlog = Backlog(backlog_limit, backlog_stats)
+        self._drain_scheduled = False
+        self._reading_paused = False
         self._transport: asyncio.Transport | None = None
         self._pending: dict[str, _Pending] = {}
         self._ids = itertools.count(1)
@@ -153,9 +145,18 @@ class Session:
         server_hostname: str | None = None,
         timeout: float = 10.0,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        backlog_limit: int = DEFAULT_BACKLOG_LIMIT,
+        backlog_stats: BacklogStats | None = None,
     ) -> Session:
         """Open the connection and wait for the banner."""
-        session = cls(on_event, wants=wants, on_skipped=on_skipped, max_frame_bytes=max_frame_bytes)
+        session = cls(
+            on_event,
+            wants=wants,
+            on_skipped=on_skipped,
+            max_frame_bytes=max_frame_bytes,
+            backlog_limit=backlog_limit,
+            backlog_stats=backlog_stats,
+        )
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
             await loop.create_connection(
@@ -177,6 +178,11 @@ class Session:
     @property
     def decoder(self) -> Decoder:
         return self._decoder
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes read from the socket and not folded yet."""
+        return self._backlog.size
 
     def extra_info(self, name: str) -> Any:
         """A transport detail (``sockname``, ``peername``, ``ssl_object``, ...); None when unknown."""
@@ -205,6 +211,12 @@ class Session:
         self._transport = transport
 
     def _connection_lost(self, exc: Exception | None) -> None:
+        # What was read before the end is Asterisk's last word (a Shutdown, the final hangups):
+        # fold all of it before the session is reported closed.
+        try:
+            self._drain(budget=None)
+        except Exception:
+            log.exception("folding the last AMI events of a closed session failed")
         if not self.closed.done():
             reason = DisconnectReason.SHUTDOWN if self.shutdown_seen else DisconnectReason.EOF
             if exc is not None and not self.shutdown_seen:
@@ -222,6 +234,48 @@ class Session:
                 entry.future.set_exception(ConnectionLostError(f"connection lost during {entry.action}"))
 
     def _data_received(self, data: bytes) -> None:
+        backlog = self._backlog
+        backlog.append(data)
+        if backlog.full and not self._reading_paused and self._transport is not None:
+            # Bounded memory first: stop reading until a slice has made room (one slice, a few ms).
+            self._transport.pause_reading()
+            self._reading_paused = True
+            backlog.stats.full += 1
+            log.warning(
+                "the AMI backlog reached its limit of %d bytes: events arrive faster than they are "
+                "folded; reading paused for one fold slice",
+                backlog.limit,
+            )
+        if not self._drain_scheduled:
+            self._drain()
+
+    def _drain(self, budget: float | None = FOLD_SLICE_SECONDS) -> None:
+        """Fold from the backlog for ``budget`` seconds (None: all of it), then yield to the loop."""
+        self._drain_scheduled = False
+        backlog = self._backlog
+        deadline = time.perf_counter() + budget if budget is not None else None
+        while backlog:
+            self._fold(backlog.take(FOLD_CHUNK_BYTES))
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        if backlog and budget is not None:
+            self._drain_scheduled = True
+            asyncio.get_running_loop().call_soon(self._drain_later)
+        if self._reading_paused and not backlog.full and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+
+    def _drain_later(self) -> None:
+        try:
+            self._drain()
+        except Exception:
+            # The same outcome as a failing data_received: the session ends, the owner reconnects.
+            log.exception("folding AMI events failed; closing the session")
+            self._drain_scheduled = False
+            self._backlog = Backlog(self._backlog.limit, self._backlog.stats)
+            self.abort(DisconnectReason.ERROR)
+
+    def _fold(self, data: bytes) -> None:
         decoder = self._decoder
         for message in decoder.feed(data):
             kind = message.kind
@@ -354,42 +408,8 @@ class Session:
         events: str = DEFAULT_EVENT_MASK,
         timeout: float = 10.0,
     ) -> str:
-        """Log in; returns the method used (``md5`` or ``plain``).
-
-        ``auth`` is one of :data:`AUTH_MODES`: ``md5`` uses the challenge only (the secret never
-        crosses the wire) and a refused ``Challenge`` is an :class:`AuthenticationError`;
-        ``auto`` tries the challenge and falls back to a plain login when it is refused (the
-        caller learns it from the returned method); ``plain`` sends the secret.
-        """
-        if auth not in AUTH_MODES:
-            raise ValueError(f"unknown AMI login method {auth!r} (expected one of {', '.join(AUTH_MODES)})")
-        fields: dict[str, str] = {"Username": username}
-        method = "plain"
-        if auth != "plain":
-            try:
-                challenge = await self.action("Challenge", {"AuthType": "MD5"}, timeout=timeout)
-            except AMIError as error:
-                if auth == "md5":
-                    raise AuthenticationError(
-                        f"the server refused the MD5 challenge ({error.message or 'no reason given'}) and "
-                        "--ami.auth is md5; use --ami.auth auto or plain to allow a plaintext login"
-                    ) from None
-                log.debug(
-                    "the AMI server refused the MD5 challenge (%s); logging in with plain", error.message
-                )
-            else:
-                # The bytes Asterisk hashes: its challenge, then the secret exactly as configured.
-                key = (challenge.fields.get("Challenge", "") + secret).encode("utf-8", "surrogateescape")
-                fields.update({"AuthType": "MD5", "Key": hashlib.md5(key).hexdigest()})
-                method = "md5"
-        if method == "plain":
-            fields["Secret"] = secret
-        fields["Events"] = events
-        self.login_method = method
-        try:
-            await self.action("Login", fields, timeout=timeout)
-        except AMIError as error:
-            raise AuthenticationError(error.message or "Authentication failed") from None
+        """Log in; returns the method used (``md5`` or ``plain``). See :func:`.login.log_in`."""
+        method = await log_in(self, username, secret, auth=auth, events=events, timeout=timeout)
         self.logged_in = True
         return method
 
@@ -405,11 +425,6 @@ class Session:
             return
         with contextlib.suppress(AMIError, ConnectionLostError, TimeoutError, ForbiddenActionError):
             await self.action("Logoff", timeout=timeout)
-
-
-def listed_actions(reply: Message) -> frozenset[str]:
-    """The action names of a ``ListCommands`` reply (one ``Name: synopsis (Priv: ...)`` line each)."""
-    return frozenset(key for key, _ in reply.headers if key not in {"Response", "ActionID", "Message", ""})
 
 
 def _with_list_replies(wants: Callable[[str], bool] | None) -> Callable[[str], bool] | None:

@@ -81,6 +81,22 @@ class ExporterCollector(Collector):
         for metric in sorted(pbx.caps.overflows):
             overflow.add_metric([metric], pbx.caps.overflows[metric])
         yield overflow
+        session = status.session
+        yield GaugeMetricFamily(
+            "asterisk_exporter_ami_backlog_bytes",
+            "AMI bytes read from the socket and not yet folded into the model.",
+            value=session.backlog_bytes if session is not None else 0,
+        )
+        yield GaugeMetricFamily(
+            "asterisk_exporter_ami_backlog_peak_bytes",
+            "The largest AMI backlog since the exporter started.",
+            value=status.backlog.peak_bytes,
+        )
+        yield CounterMetricFamily(
+            "asterisk_exporter_ami_backlog_full",
+            "Times the AMI backlog reached its limit and reading paused until folding made room.",
+            value=status.backlog.full,
+        )
 
 
 class ScrapeCollector(Collector):

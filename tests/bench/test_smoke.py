@@ -47,6 +47,7 @@ async def test_stall_streams_while_scraping_and_loses_nothing() -> None:
     assert result.events_counted == result.stream.events  # every event sent was counted
     assert result.reads > 1 and result.gap_during_scrapes >= 0
     stall.report(result)
+    stall.summary([result, result])
 
 
 def test_memory_figures_are_positive_and_churn_keeps_the_channel_set() -> None:
