@@ -1413,6 +1413,24 @@ def health_dashboard() -> Json:
         panel(
             lay,
             "timeseries",
+            "AMI backlog",
+            "Bytes read from the AMI socket and not yet folded into the exporter's model (it is folded"
+            " in slices of a few milliseconds, so the reader never makes Asterisk wait), and its peak"
+            " since the exporter started; the cap is 16 MiB (AsteriskExporterFallingBehind fires when"
+            " it is reached again and again).",
+            "bytes",
+            targets(
+                (f"max(asterisk_exporter_ami_backlog_bytes{{{SEL}}})", "backlog"),
+                (f"max(asterisk_exporter_ami_backlog_peak_bytes{{{SEL}}})", "peak since start"),
+            ),
+            8,
+            8,
+        )
+    )
+    ps.append(
+        panel(
+            lay,
+            "timeseries",
             "Collector duration",
             "How long each collector took on the last scrape.",
             "s",
