@@ -1,9 +1,9 @@
 """Optional mypyc build of the wheel: ``AMI_EXPORTER_MYPYC=1 pip wheel .`` (or ``python -m build``).
 
-Compiles the codec (``ami_exporter/ami/protocol.py``) and the model's books (``ami_exporter/pbx/``
-but ``model.py``) to C extensions with mypyc; the rest of the package stays Python. The ``.py``
-sources stay in the wheel too (an extension module is imported in preference to a source file of
-the same name), so tracebacks and ``inspect`` keep working.
+Compiles the codec (``ami_exporter/ami/protocol.py`` and ``message.py``) and the model's books
+(``ami_exporter/pbx/`` but ``model.py``) to C extensions with mypyc; the rest of the package stays
+Python. The ``.py`` sources stay in the wheel too (an extension module is imported in preference to
+a source file of the same name), so tracebacks and ``inspect`` keep working.
 
 Without the variable, or without a C compiler, nothing happens: the wheel is pure Python, as for
 ``pip install -e .`` and the sdist. A compiler that is present but fails is an error: a build asked
@@ -33,7 +33,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 ENABLE = "AMI_EXPORTER_MYPYC"
 # What is compiled: the per-event hot path. Everything else (asyncio client, web, collectors) is
 # I/O-bound or runs per scrape and stays interpreted.
-COMPILED = ("ami_exporter/ami/protocol.py", "ami_exporter/pbx")
+COMPILED = ("ami_exporter/ami/protocol.py", "ami_exporter/ami/message.py", "ami_exporter/pbx")
 # ``PBX`` stays interpreted: tests (and anyone embedding the model) subclass it, and Python classes
 # cannot inherit from compiled ones without a runtime dependency on mypy_extensions. It only
 # dispatches; the books it dispatches to are compiled.
