@@ -5,9 +5,9 @@ Compiles the codec (``ami_exporter/ami/protocol.py`` and ``message.py``) and the
 Python. The ``.py`` sources stay in the wheel too (an extension module is imported in preference to
 a source file of the same name), so tracebacks and ``inspect`` keep working.
 
-Without the variable, or without a C compiler, nothing happens: the wheel is pure Python, as for
-``pip install -e .`` and the sdist. A compiler that is present but fails is an error: a build asked
-to be compiled must not turn pure without saying so.
+Without the variable, or without a C compiler or the Python headers, nothing happens: the wheel
+is pure Python, as for ``pip install -e .`` and the sdist. A compiler that is present but fails is
+an error: a build asked to be compiled must not turn pure without saying so.
 
 A custom hook rather than the ``hatch-mypyc`` plugin: that plugin compiles whenever it is
 configured (so a plain ``pip install .`` would need mypy and a compiler) and fails without a
@@ -44,18 +44,23 @@ def _requested() -> bool:
     return os.environ.get(ENABLE, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _compiler() -> str | None:
-    """The C compiler Python's build configuration names (or ``CC``), if it exists here."""
+def _cannot_compile() -> str | None:
+    """Why this machine cannot build a C extension for this Python, or None if it can."""
     command = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
     words = shlex.split(command)
-    return shutil.which(words[0]) if words else None
+    if not words or shutil.which(words[0]) is None:
+        return f"no C compiler ({command})"
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not headers.is_file():
+        return f"no Python headers ({headers})"
+    return None
 
 
 class MypycBuildHook(BuildHookInterface):  # type: ignore[misc]
     PLUGIN_NAME = "custom"
 
     def _active(self) -> bool:
-        return self.target_name == "wheel" and _requested() and _compiler() is not None
+        return self.target_name == "wheel" and _requested() and _cannot_compile() is None
 
     def dependencies(self) -> list[str]:
         # Only a compiled build needs mypy (which ships mypyc) and setuptools (which mypyc builds with).
@@ -64,8 +69,9 @@ class MypycBuildHook(BuildHookInterface):  # type: ignore[misc]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or not _requested():
             return
-        if _compiler() is None:
-            self.app.display_warning(f"{ENABLE} is set but no C compiler was found: building pure Python")
+        reason = _cannot_compile()
+        if reason is not None:
+            self.app.display_warning(f"{ENABLE} is set but {reason}: building pure Python")
             return
         if version == "editable":
             return  # an editable install imports the sources in place
