@@ -401,7 +401,7 @@ class AMIService:
         name = message.name
         pbx = self.pbx
         pbx.count(name)
-        pbx.apply(name, message.fields)
+        pbx.apply(name, message.view)
         if name == "FullyBooted":
             # Logged in before boot completed (cold start): snapshot again now that modules are up.
             if self._reconciled_once:

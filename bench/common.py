@@ -20,15 +20,25 @@ B_SCENARIO = CAPTURES / "b-scenario" / "exporter.rx.raw"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
 
-def recorded_events() -> list[Message]:
+# The README's recommended ``read = system,call,agent,cdr,security``: no dialplan (VarSet,
+# Newexten), no user (UserEvent).
+RECOMMENDED_CLASSES = frozenset(("system", "call", "agent", "cdr", "security"))
+
+
+def recorded_events(classes: frozenset[str] | None = None) -> list[Message]:
     """The b-scenario's asynchronous events, in wire order: not the replies to (or the list items
-    of) the recording client's own actions, which carry its ``exporter-N`` ActionIDs."""
+    of) the recording client's own actions, which carry its ``exporter-N`` ActionIDs. With
+    ``classes``, only the events a session with that ``read=`` would receive: Asterisk sends an
+    event when one of the classes in its ``Privilege:`` header is in the session's read mask
+    (``all`` is how the header ends, not a class)."""
     decoder = Decoder()
     messages = decoder.feed(B_SCENARIO.read_bytes())
     return [
         message
         for message in messages
-        if message.kind is Kind.EVENT and not (message.action_id or "").startswith("exporter-")
+        if message.kind is Kind.EVENT
+        and not (message.action_id or "").startswith("exporter-")
+        and (classes is None or not classes.isdisjoint((message.get("Privilege") or "").split(",")))
     ]
 
 
@@ -44,10 +54,13 @@ def _shift_id(value: str, repetition: int) -> str:
     return f"{epoch}.{int(sequence) + repetition * 100_000}"
 
 
-def event_frames(repetitions: int, *, distinct_ids: bool = True) -> list[bytes]:
-    """The recorded events repeated; with ``distinct_ids`` every Uniqueid/Linkedid is rewritten
-    per repetition so that each repetition's channels are new channels to the model."""
-    events = recorded_events()
+def event_frames(
+    repetitions: int, *, distinct_ids: bool = True, classes: frozenset[str] | None = None
+) -> list[bytes]:
+    """The recorded events (of ``classes``, see :func:`recorded_events`) repeated; with
+    ``distinct_ids`` every Uniqueid/Linkedid is rewritten per repetition so that each
+    repetition's channels are new channels to the model."""
+    events = recorded_events(classes)
     frames: list[bytes] = []
     for repetition in range(repetitions):
         for event in events:

@@ -1,11 +1,12 @@
 """Benchmark 1: events folded per second, socket -> codec -> model, against panoramisk's parser.
 
-The stream is the b-scenario's asynchronous events (a real 20-call queue scenario, every event
-class including dialplan) repeated ``--reps`` times, each repetition's Uniqueids/Linkedids
-rewritten so that its channels are new to the model. A separate process (the "Asterisk") writes
-it to loopback TCP as fast as the client reads, then closes; the client is the real
-``Session`` (banner, decoder with the ``wants()`` fast path) calling ``AMIService._on_event``,
-which counts every event and folds the wanted ones into the real ``PBX``.
+Two streams, each the b-scenario's asynchronous events (a real 20-call queue scenario) repeated
+``--reps`` times, each repetition's Uniqueids/Linkedids rewritten so that its channels are new to
+the model: *all classes* (what ``Events: on`` receives, dialplan's VarSet and Newexten included)
+and *recommended* (only what the README's ``read = system,call,agent,cdr,security`` receives).
+A separate process (the "Asterisk") writes it to loopback TCP as fast as the client reads, then
+closes; the client is the real ``Session`` (banner, decoder with the ``wants()`` fast path)
+calling ``AMIService._on_event``, which counts every event and folds the wanted ones into the real ``PBX``.
 
 In the same run, on the same bytes, in memory (no socket, so they are upper bounds):
 
@@ -31,9 +32,13 @@ from ami_exporter.ami.protocol import Decoder, Kind
 from ami_exporter.pbx import PBX
 from ami_exporter.service import AMIService, AMISettings
 
-from .common import BANNER, event_frames, machine, median, print_table
+from .common import BANNER, RECOMMENDED_CLASSES, event_frames, machine, median, print_table
 
 READ_SIZE = 64 * 1024  # what a socket read typically returns at full speed on loopback
+
+
+# The streams measured, by name: the read classes whose events they hold (None: every class).
+STREAMS: dict[str, frozenset[str] | None] = {"all classes": None, "recommended": RECOMMENDED_CLASSES}
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,8 @@ class Stream:
     events: int
 
 
-def build_stream(repetitions: int) -> Stream:
-    frames = event_frames(repetitions)
+def build_stream(repetitions: int, classes: frozenset[str] | None = None) -> Stream:
+    frames = event_frames(repetitions, classes=classes)
     return Stream(BANNER + b"".join(frames), len(frames))
 
 
@@ -154,6 +159,7 @@ def bare_framing(chunks: list[bytes], events: int) -> float:
 
 @dataclass
 class Result:
+    stream: str
     events: int
     megabytes: float
     seconds: dict[str, list[float]]
@@ -162,21 +168,41 @@ class Result:
         return self.events / median(self.seconds[name])
 
 
-def run(repetitions: int, repeats: int) -> Result:
-    stream = build_stream(repetitions)
-    chunks = _chunks(stream.payload)
-    seconds: dict[str, list[float]] = {"end_to_end": [], "codec_model": [], "panoramisk": [], "framing": []}
+def run(repetitions: int, repeats: int) -> list[Result]:
+    """Every stream of :data:`STREAMS`, each with its own panoramisk baseline."""
+    streams = {name: build_stream(repetitions, classes) for name, classes in STREAMS.items()}
+    chunked = {name: _chunks(stream.payload) for name, stream in streams.items()}
+    seconds: dict[str, dict[str, list[float]]] = {
+        name: {"end_to_end": [], "codec_model": [], "panoramisk": [], "framing": []} for name in streams
+    }
     for _ in range(repeats):  # interleaved, so that machine noise hits every row alike
-        seconds["end_to_end"].append(end_to_end(stream))
-        seconds["codec_model"].append(codec_and_model(chunks, stream.events))
-        panoramisk = panoramisk_parse(chunks, stream.events)
-        if panoramisk is not None:
-            seconds["panoramisk"].append(panoramisk)
-        seconds["framing"].append(bare_framing(chunks, stream.events))
-    return Result(stream.events, len(stream.payload) / 1e6, {k: v for k, v in seconds.items() if v})
+        for name, stream in streams.items():
+            chunks, times = chunked[name], seconds[name]
+            times["end_to_end"].append(end_to_end(stream))
+            times["codec_model"].append(codec_and_model(chunks, stream.events))
+            panoramisk = panoramisk_parse(chunks, stream.events)
+            if panoramisk is not None:
+                times["panoramisk"].append(panoramisk)
+            times["framing"].append(bare_framing(chunks, stream.events))
+    return [
+        Result(name, stream.events, len(stream.payload) / 1e6, {k: v for k, v in seconds[name].items() if v})
+        for name, stream in streams.items()
+    ]
 
 
-def report(result: Result) -> None:
+def report(results: list[Result]) -> None:
+    for result in results:
+        _report_one(result)
+
+
+def _compiled() -> str:
+    """Whether the codec is the mypyc-compiled extension (a .so) or pure Python."""
+    from ami_exporter.ami import protocol
+
+    return "mypyc-compiled" if not (protocol.__file__ or "").endswith(".py") else "pure Python"
+
+
+def _report_one(result: Result) -> None:
     labels = {
         "end_to_end": "ami-exporter end to end (TCP -> Session -> PBX)",
         "codec_model": "ami-exporter decoder + fold, in memory",
@@ -199,7 +225,8 @@ def report(result: Result) -> None:
             )
         )
     print_table(
-        f"Throughput: {result.events:,} events, {result.megabytes:.1f} MB; {machine()}",
+        f"Throughput, {result.stream} stream: {result.events:,} events, {result.megabytes:.1f} MB;"
+        f" codec {_compiled()}; {machine()}",
         ("path", "events/s (median)", "MB/s", "vs panoramisk"),
         rows,
     )

@@ -280,7 +280,7 @@ class Session:
         for message in decoder.feed(data):
             kind = message.kind
             if kind is Kind.EVENT:
-                action_id = message.fields.get("ActionID")
+                action_id = message.view.get("ActionID")  # from the text: no header split
                 if action_id is not None and action_id in self._pending:
                     self._list_item(action_id, message)
                     continue

@@ -28,14 +28,15 @@ of a real stream but a handful, keeps nothing. Only the space after a colon is n
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+
+from .message import FieldView, Kind, Message
 
 __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
     "Decoder",
+    "FieldView",
     "Kind",
     "Message",
     "encode_action",
@@ -52,74 +53,10 @@ DEFAULT_MAX_LINE_CHARS = 32 * 1024
 # A frame ends at the first empty line: "\n" followed by an optional "\r" and another "\n".
 # One regex search finds the earliest of "\n\n" and "\n\r\n" in a single C-level scan.
 _FRAME_END = re.compile(rb"\n\r?\n")
-# One header line of a frame whose line ends are all "\n" (CRs of CRLF removed): the key up to
-# the first colon, one optional space, the value. Lines without a colon do not match, so a frame
-# where every line matched is parsed exactly as the line-by-line loop would parse it.
-_HEADER = re.compile(r"^([^:\n]*):(?: )?(.*)$", re.MULTILINE)
 _BANNER_PREFIX = b"Asterisk Call Manager/"
 # Distinct first lines ("Event: VarSet\r") remembered with their classification; a real stream
 # has a few hundred at most, so the bound only matters against garbage.
 _FIRST_LINE_CACHE_SIZE = 1024
-
-
-class Kind(enum.Enum):
-    """What the first line of a frame says the message is."""
-
-    BANNER = "banner"
-    RESPONSE = "response"
-    EVENT = "event"
-
-
-@dataclass(slots=True)
-class Message:
-    """One AMI message.
-
-    ``headers`` keeps every line in wire order, repeated keys included. ``fields`` maps each key
-    to its *first* value (what Asterisk's own ``astman_get_header`` returns); it is built on
-    first use. ``wire`` holds the exact bytes of an irregular frame (see the module docstring),
-    None for a regular one.
-    """
-
-    kind: Kind
-    name: str
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    _fields: dict[str, str] | None = field(default=None, repr=False, compare=False)
-    wire: bytes | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def fields(self) -> dict[str, str]:
-        fields = self._fields
-        if fields is None:
-            headers = self.headers
-            fields = dict(headers)
-            if len(fields) != len(headers):  # a repeated key: keep its first value, not its last
-                fields = {}
-                for key, value in headers:
-                    if key not in fields:
-                        fields[key] = value
-            self._fields = fields
-        return fields
-
-    def get(self, key: str, default: str | None = None) -> str | None:
-        """First value of ``key``; exact spelling first, then case-insensitively (the wire mixes
-        ``Uniqueid``/``UniqueID`` and ``Holdtime``/``HoldTime``)."""
-        fields = self.fields
-        value = fields.get(key)
-        if value is not None:
-            return value
-        folded = key.casefold()
-        for name, candidate in fields.items():
-            if name.casefold() == folded:
-                return candidate
-        return default
-
-    def get_all(self, key: str) -> list[str]:
-        folded = key.casefold()
-        return [value for name, value in self.headers if name.casefold() == folded]
-
-    @property
-    def action_id(self) -> str | None:
-        return self.fields.get("ActionID")
 
 
 class Decoder:
@@ -309,13 +246,12 @@ class Decoder:
             and not self._leading
             and "\r" not in text
         )
-        message: Message | None = None
+        message: Message | None
         if len(text) <= self.max_line_chars:
-            # The fast path: every line is "Key: value" (no line can be too long).
-            headers: list[tuple[str, str]] = _HEADER.findall(text)
-            if len(headers) == line_count:
-                message = Message(kind, name, headers)
-        if message is None:
+            # The fast path: no line can be too long, so the frame is a message whatever its lines
+            # are; they are split when first asked for (most never are: see Message.view).
+            message = Message._lazy(kind, name, "\n" + text)
+        else:
             message = self._parse_lines(kind, name, text[:-1].split("\n"))
             if message is None:
                 self._leading = b""

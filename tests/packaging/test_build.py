@@ -51,6 +51,16 @@ def test_sdist_and_wheel_are_named_with_the_version(dist: Path) -> None:
     assert the(dist, "*.tar.gz").name == f"ami_exporter-{VERSION}.tar.gz"
 
 
+def test_mypyc_asked_for_without_a_compiler_builds_pure_python(tmp_path: Path) -> None:
+    """hatch_build.py: AMI_EXPORTER_MYPYC=1 where no C compiler exists is a pure wheel, not an error
+    (the compiled build itself is proven by scripts/test-mypyc)."""
+    require_module("build", hint="pip install build (in the test extra)")
+    env = {**os.environ, "AMI_EXPORTER_MYPYC": "1", "CC": str(tmp_path / "no-such-cc")}
+    proc = run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(REPO)], env=env)
+    assert the(tmp_path, "*.whl").name == f"ami_exporter-{VERSION}-py3-none-any.whl"
+    assert "no C compiler" in proc.stdout + proc.stderr
+
+
 def test_twine_check(dist: Path) -> None:
     require_module("twine", hint="pip install twine (in the test extra)")
     proc = run([sys.executable, "-m", "twine", "check", "--strict", *map(str, sorted(dist.iterdir()))])

@@ -99,6 +99,15 @@ def test_build_stage_builds_wheels_runtime_installs_them_into_a_venv() -> None:
     assert not any(keyword == "COPY" for keyword, _ in runtime), "nothing but the wheels reach the image"
 
 
+def test_build_stage_compiles_with_mypyc_by_default_and_the_compiler_stays_there() -> None:
+    build, runtime = stages()
+    assert ("ARG", "AMI_EXPORTER_MYPYC=1") in build
+    assert ("ENV", "AMI_EXPORTER_MYPYC=${AMI_EXPORTER_MYPYC}") in build
+    build_runs = " ".join(rest for keyword, rest in build if keyword == "RUN")
+    assert "apt-get install -y --no-install-recommends gcc libc6-dev" in build_runs
+    assert not any("MYPYC" in rest or "gcc" in rest for _, rest in runtime)
+
+
 def test_runtime_environment_user_port_entrypoint() -> None:
     runtime = stages()[1]
     env = " ".join(rest for keyword, rest in runtime if keyword == "ENV")
@@ -206,7 +215,7 @@ def test_build_context_holds_what_the_copies_need_and_nothing_else() -> None:
             assert "--from" not in rest
             *srcs, _dest = rest.split()
             sources.extend(s.rstrip("/") for s in srcs)
-    assert sources == ["pyproject.toml", "README.md", "LICENSE", "ami_exporter"]
+    assert sources == ["pyproject.toml", "README.md", "LICENSE", "hatch_build.py", "ami_exporter"]
     for source in sources:
         assert any(f == source or f.startswith(source + "/") for f in context), f"{source} not in context"
     for path in context:
