@@ -48,8 +48,9 @@ SkippedCallback = Callable[[dict[str, int]], None]
 # else it serves) before the next slice. Short against writetimeout, long against the ~1 µs a
 # loop iteration costs.
 FOLD_SLICE_SECONDS = 0.004
-# Decoded at a time within a slice (the deadline is checked between chunks): ~40 events, ~0.2 ms.
-FOLD_CHUNK_BYTES = 16 * 1024
+# Decoded at a time within a slice (the deadline is checked between chunks): ~150 events, ~1 ms.
+# Smaller chunks cost throughput (16 KiB: -6 % in memory, per-chunk decoder and tally overhead).
+FOLD_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(slots=True)

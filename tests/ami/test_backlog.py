@@ -38,3 +38,16 @@ def test_full_at_the_limit_and_peak_is_kept_in_shared_stats() -> None:
 def test_a_limit_must_be_positive(limit: int) -> None:
     with pytest.raises(ValueError, match="positive"):
         Backlog(limit=limit)
+
+
+def test_a_long_read_taken_piece_by_piece_comes_back_whole() -> None:
+    backlog = Backlog(limit=1 << 20)
+    data = bytes(range(256)) * 1000
+    backlog.append(data)
+    backlog.append(b"tail")
+    pieces = []
+    while backlog:
+        pieces.append(backlog.take(4096))
+        assert backlog.size == len(data) + 4 - sum(map(len, pieces))
+    assert b"".join(pieces) == data + b"tail"
+    assert all(len(piece) <= 4096 for piece in pieces)

@@ -65,8 +65,8 @@ class SlowFold:
 
 
 async def test_the_loop_runs_between_fold_slices_and_every_event_is_folded_in_order() -> None:
-    count = 3000
-    fold = SlowFold(seconds_per_event=FOLD_SLICE_SECONDS / 20, expected=count)  # ~20 events per slice
+    count = 8000  # ~1.9 MB: ~28 chunks of FOLD_CHUNK_BYTES
+    fold = SlowFold(seconds_per_event=FOLD_SLICE_SECONDS / 40, expected=count)  # ~20 events per slice
     async with server_writing(numbered_events(count), close=False) as port:
         session = await Session.connect("127.0.0.1", port, fold)
         fold.session = session
