@@ -6,9 +6,12 @@ by aiohttp on 127.0.0.1; the scraper is a separate process (``http.client``, one
 connection), so that its parsing does not run on the exporter's event loop. Each scrape is timed
 from request to last body byte.
 
-The floor: every metric family the registry yields, collected once into a static collector, and
-``generate_latest`` timed over it (text, and OpenMetrics) - what prometheus_client itself needs
-to render the same families, without collection and without serving.
+The floor of each variant: every metric family the registry yields, collected once into a static
+collector, and the encoder that the app negotiates for the variant's ``Accept`` (prometheus_client's
+``choose_encoder``: ``generate_latest`` for text, the OpenMetrics ``generate_latest``) timed over
+it, plus gzip at aiohttp's level for the gzip variants - what prometheus_client itself needs to
+render the same families, without collection and without serving. Each variant's GET median is
+reported as a ratio to its own floor.
 
 Run: ``python -m bench.scrape`` (``--repeats 50 --other-repeats 10``).
 """
@@ -18,17 +21,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import http.client
 import logging
 import multiprocessing
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector
 
 from ami_exporter.collectors import CollectorOptions, build_registry
@@ -144,23 +149,49 @@ class StaticCollector(Collector):
         return iter(self._families)
 
 
+def gzip_body(body: bytes) -> bytes:
+    """What aiohttp sends for ``Accept-Encoding: gzip``: zlib's default level, gzip framing."""
+    compressor = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    return compressor.compress(body) + compressor.flush()
+
+
 def floor(pbx: PBX, *, members: bool, repeats: int) -> dict[str, list[float]]:
-    """prometheus_client rendering the same families, prebuilt: text and OpenMetrics."""
+    """prometheus_client rendering the same families, prebuilt, per variant (its negotiated
+    encoder, gzip for the gzip variants); and ``collect()`` alone. Also the series count."""
     registry = build_registry(pbx, LIVE, CollectorOptions(queue_members=members))
     static = CollectorRegistry(auto_describe=False)
-    static.register(StaticCollector(registry.collect()))
-    times: dict[str, list[float]] = {"text": [], "openmetrics": [], "collect": []}
+    families = list(registry.collect())
+    static.register(StaticCollector(families))
+    times: dict[str, list[float]] = {variant.name: [] for variant in VARIANTS}
+    times["collect"] = []
+    times["series"] = [float(sum(len(family.samples) for family in families))]
     for _ in range(repeats):
-        started = time.perf_counter()
-        generate_latest(static)
-        times["text"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        generate_openmetrics(static)  # type: ignore[no-untyped-call]
-        times["openmetrics"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        list(registry.collect())
-        times["collect"].append(time.perf_counter() - started)
+        for variant in VARIANTS:
+            encoder, _content_type = choose_encoder(variant.accept)
+            with paused_gc():
+                started = time.perf_counter()
+                body = encoder(static)
+                if variant.gzip:
+                    gzip_body(body)
+                times[variant.name].append(time.perf_counter() - started)
+        with paused_gc():
+            started = time.perf_counter()
+            list(registry.collect())
+            times["collect"].append(time.perf_counter() - started)
     return times
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """The app renders with the cyclic collector paused (``web.app.GCPause``); so does the floor,
+    else its collections would count against prometheus_client and flatter the ratios."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -193,29 +224,29 @@ def report(measured: list[Measured], scale: Scale) -> None:
     rows: list[tuple[object, ...]] = []
     for result in measured:
         members = "on" if result.members else "off"
-        text_floor = median(result.floor["text"])
-        rows.append((f"members {members}: prometheus_client floor, text", text_floor * 1e3, "", "", "1.00x"))
+        series = int(result.floor["series"][0])
         rows.append(
             (
-                f"members {members}: prometheus_client floor, openmetrics",
-                median(result.floor["openmetrics"]) * 1e3,
+                f"members {members}: collect() only ({series:,} series)",
+                median(result.floor["collect"]) * 1e3,
                 "",
                 "",
                 "",
             )
         )
-        rows.append((f"members {members}: collect() only", median(result.floor["collect"]) * 1e3, "", "", ""))
         for name, samples in result.scrapes.items():
+            floor_seconds = median(result.floor[name])
+            rows.append(
+                (f"members {members}: prometheus_client floor, {name}", floor_seconds * 1e3, "", "", "1.00x")
+            )
             seconds = [s for s, _ in samples]
-            size = samples[-1][1]
-            ratio = f"{median(seconds) / text_floor:.2f}x" if name == "text" else ""
             rows.append(
                 (
                     f"members {members}: GET /metrics {name} (n={len(seconds)})",
                     median(seconds) * 1e3,
                     p95(seconds) * 1e3,
-                    f"{size / 1e6:.2f} MB",
-                    ratio,
+                    f"{samples[-1][1] / 1e6:.2f} MB",
+                    f"{median(seconds) / floor_seconds:.2f}x",
                 )
             )
     print_table(

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.metrics_core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ..pbx import PBX
-from .base import Liveness, always_live, histogram_buckets
+from .base import HistogramSeries, Liveness, Series, always_live
 
 
 class ChannelCollector(Collector):
@@ -26,7 +21,7 @@ class ChannelCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         book = self._pbx.channels
         live = self._live()
-        channels = GaugeMetricFamily(
+        channels = Series.gauge(
             "asterisk_channels",
             "Active channels by technology and state. With an AMI user that may not run "
             "CoreShowChannels, only channels seen starting since the exporter connected.",
@@ -37,34 +32,33 @@ class ChannelCollector(Collector):
             key = (channel.technology, channel.state)
             counts[key] = counts.get(key, 0) + 1
         for (technology, state), number in sorted(counts.items()):
-            channels.add_metric([technology, state], number)
-        yield channels
+            channels.add({"technology": technology, "state": state}, number)
+        yield channels.family
 
-        created = CounterMetricFamily(
+        created = Series.counter(
             "asterisk_channels_created", "Channels created (Newchannel).", labels=["technology"]
         )
         for technology, number in sorted(dict(book.created).items()):
-            created.add_metric([technology], number)
-        yield created
+            created.add({"technology": technology}, number)
+        yield created.family
 
-        hangups = CounterMetricFamily(
+        hangups = Series.counter(
             "asterisk_channel_hangups",
             "Channels hung up (Hangup), by technology and Q.850 cause name (the number when unknown).",
             labels=["technology", "cause"],
         )
         for (technology, cause), number in sorted(dict(book.hangups).items()):
-            hangups.add_metric([technology, cause], number)
-        yield hangups
+            hangups.add({"technology": technology, "cause": cause}, number)
+        yield hangups.family
 
-        durations = HistogramMetricFamily(
+        durations = HistogramSeries(
             "asterisk_channel_duration_seconds",
             "Channel lifetime, observed at hang-up, for channels seen from their start.",
             labels=["technology"],
         )
         for technology, histogram in sorted(dict(book.durations).items()):
-            buckets, total = histogram_buckets(histogram)
-            durations.add_metric([technology], buckets, total)
-        yield durations
+            durations.add({"technology": technology}, histogram)
+        yield durations.family
 
         bridges = GaugeMetricFamily("asterisk_bridges", "Active bridges.")
         if live:

@@ -10,7 +10,7 @@ from prometheus_client.registry import Collector
 from .. import __version__
 from ..pbx import PBX
 from ..service import ConnectionStatus
-from .base import ScrapeResults
+from .base import ScrapeResults, Series
 
 
 class ExporterCollector(Collector):
@@ -27,40 +27,40 @@ class ExporterCollector(Collector):
         build = GaugeMetricFamily("asterisk_exporter_build_info", "Always 1.", labels=["version"])
         build.add_metric([__version__], 1)
         yield build
-        logins = CounterMetricFamily(
+        logins = Series.counter(
             "asterisk_exporter_ami_logins", "AMI login attempts by result.", labels=["result"]
         )
         for result, number in dict(status.logins).items():
-            logins.add_metric([result], number)
-        yield logins
-        disconnects = CounterMetricFamily(
+            logins.add({"result": result}, number)
+        yield logins.family
+        disconnects = Series.counter(
             "asterisk_exporter_ami_disconnects", "AMI sessions lost, by reason.", labels=["reason"]
         )
         for reason, number in dict(status.disconnects).items():
-            disconnects.add_metric([reason], number)
-        yield disconnects
-        events = CounterMetricFamily(
+            disconnects.add({"reason": reason}, number)
+        yield disconnects.family
+        events = Series.counter(
             "asterisk_exporter_events",
             "AMI events received, by event name (list replies excluded).",
             labels=["event"],
         )
         for name, number in sorted(dict(pbx.events).items()):
-            events.add_metric([name], number)
-        yield events
+            events.add({"event": name}, number)
+        yield events.family
         last_event = GaugeMetricFamily(
             "asterisk_exporter_last_event_timestamp_seconds", "Receive time of the newest AMI event."
         )
         if pbx.last_event_time:
             last_event.add_metric([], pbx.last_event_time)
         yield last_event
-        corrections = CounterMetricFamily(
+        corrections = Series.counter(
             "asterisk_exporter_reconcile_corrections",
             "Differences a snapshot (QueueStatus, CoreShowChannels, BridgeList) corrected in the model.",
             labels=["object"],
         )
         for kind, number in dict(pbx.corrections).items():
-            corrections.add_metric([kind], number)
-        yield corrections
+            corrections.add({"object": kind}, number)
+        yield corrections.family
         last_reconcile = GaugeMetricFamily(
             "asterisk_exporter_last_reconcile_timestamp_seconds",
             "Unix time the last complete reconcile (QueueStatus and the other permitted snapshots) finished.",
@@ -73,14 +73,14 @@ class ExporterCollector(Collector):
             "AMI frames that could not be parsed (oversized, garbage) and were skipped.",
             value=status.malformed_total(),
         )
-        overflow = CounterMetricFamily(
+        overflow = Series.counter(
             "asterisk_exporter_label_overflow",
             "Label values folded into __overflow__ because a label's value cap was reached.",
             labels=["metric"],
         )
         for metric in sorted(pbx.caps.overflows):
-            overflow.add_metric([metric], pbx.caps.overflows[metric])
-        yield overflow
+            overflow.add({"metric": metric}, pbx.caps.overflows[metric])
+        yield overflow.family
         session = status.session
         yield GaugeMetricFamily(
             "asterisk_exporter_ami_backlog_bytes",
@@ -106,14 +106,15 @@ class ScrapeCollector(Collector):
         self._results = results
 
     def collect(self) -> Iterator[Metric]:
-        success = GaugeMetricFamily(
+        success = Series.gauge(
             "asterisk_scrape_collector_success", "1 when the collector succeeded.", labels=["collector"]
         )
-        duration = GaugeMetricFamily(
+        duration = Series.gauge(
             "asterisk_scrape_collector_duration_seconds", "Time the collector took.", labels=["collector"]
         )
         for name, (ok, seconds) in sorted(dict(self._results.results).items()):
-            success.add_metric([name], 1 if ok else 0)
-            duration.add_metric([name], seconds)
-        yield success
-        yield duration
+            labels = {"collector": name}
+            success.add(labels, 1 if ok else 0)
+            duration.add(labels, seconds)
+        yield success.family
+        yield duration.family

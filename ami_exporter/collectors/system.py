@@ -9,7 +9,7 @@ from prometheus_client.registry import Collector
 
 from ..pbx import PBX
 from ..pbx.codes import CDR_DISPOSITIONS
-from .base import Liveness, always_live
+from .base import Liveness, Series, always_live
 
 
 class SystemCollector(Collector):
@@ -64,7 +64,7 @@ class CdrCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         book = self._pbx.system
         extra = list(book.cdr_labels)
-        cdr = CounterMetricFamily(
+        cdr = Series.counter(
             "asterisk_cdr",
             "CDR records (Cdr events from cdr_manager) by disposition (and the --cdr.label fields). "
             "One call produces one record per leg, so this counts legs, not calls.",
@@ -73,20 +73,22 @@ class CdrCollector(Collector):
         counts = dict(book.cdr)
         billable = dict(book.cdr_billable) or {tuple("" for _ in extra): 0}
         known = tuple(CDR_DISPOSITIONS.values())
+        names = ["disposition", *extra]
         # Every disposition is present (0 when none) for each combination of extra label values.
         for values in sorted(billable):
             seen = {key[0] for key in counts if key[1:] == values}
             for disposition in (*known, *sorted(seen - set(known))):
-                cdr.add_metric([disposition, *values], counts.get((disposition, *values), 0))
-        yield cdr
-        billable_family = CounterMetricFamily(
+                labels = dict(zip(names, (disposition, *values), strict=False))
+                cdr.add(labels, counts.get((disposition, *values), 0))
+        yield cdr.family
+        billable_family = Series.counter(
             "asterisk_cdr_billable_seconds",
             "Sum of BillableSeconds (answer to end) over all CDR records.",
             labels=extra,
         )
         for values, seconds in sorted(billable.items()):
-            billable_family.add_metric(list(values), seconds)
-        yield billable_family
+            billable_family.add(dict(zip(extra, values, strict=False)), seconds)
+        yield billable_family.family
 
 
 class SecurityCollector(Collector):
@@ -94,11 +96,11 @@ class SecurityCollector(Collector):
         self._pbx = pbx
 
     def collect(self) -> Iterator[Metric]:
-        events = CounterMetricFamily(
+        events = Series.counter(
             "asterisk_security_events",
             "Security-class events (InvalidPassword, FailedACL, RequestNotAllowed, ...) by service.",
             labels=["event", "service"],
         )
         for (event, service), number in sorted(dict(self._pbx.system.security).items()):
-            events.add_metric([event, service], number)
-        yield events
+            events.add({"event": event, "service": service}, number)
+        yield events.family

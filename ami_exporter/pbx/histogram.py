@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from functools import cache
 
 # Chosen for service levels, so that le="30" answers "answered within 30 s".
 WAIT_BUCKETS: tuple[float, ...] = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
@@ -32,13 +33,14 @@ class Histogram:
         counts = list(self.counts)  # one atomic copy
         running = 0
         out: list[tuple[str, int]] = []
-        for bound, count in zip(self.bounds, counts, strict=False):
+        for le, count in zip(_le_labels(self.bounds), counts, strict=True):
             running += count
-            out.append((_le(bound), running))
-        running += counts[-1]
-        out.append(("+Inf", running))
+            out.append((le, running))
         return out, self.total, running
 
 
-def _le(bound: float) -> str:
-    return str(int(bound)) if bound == int(bound) else repr(bound)
+@cache
+def _le_labels(bounds: tuple[float, ...]) -> tuple[str, ...]:
+    """The ``le`` values of the bounds and +Inf, formatted once per bucket layout (a few module
+    constants) rather than per histogram and scrape."""
+    return (*(str(int(bound)) if bound == int(bound) else repr(bound) for bound in bounds), "+Inf")
