@@ -123,4 +123,16 @@ class TimedCollector(Collector):
         else:
             ok = True
         self._results.results[self.name] = (ok, time.perf_counter() - started)
-        yield from families
+        yield from hand_over(families)
+
+
+def hand_over(families: list[Metric]) -> Iterator[Metric]:
+    """Yield each family and keep no reference to it (the list is emptied as it goes).
+
+    The renderer drops a family when it moves on to the next, so each is freed on its own, a few
+    milliseconds of deallocation. Kept in a list until the end, the 140,000 samples of a
+    10,000-member scrape were freed in one cascade that held the GIL for 40-50 ms and stalled
+    the AMI reader (bench.stall)."""
+    families.reverse()
+    while families:
+        yield families.pop()

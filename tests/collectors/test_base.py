@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+import gc
+import weakref
+
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.samples import Sample
 
 from ami_exporter.collectors import base
-from ami_exporter.collectors.base import HistogramSeries, Series
+from ami_exporter.collectors.base import HistogramSeries, Series, hand_over
 from ami_exporter.pbx.histogram import Histogram
 
 
@@ -47,3 +55,18 @@ def test_the_fallback_constructor_makes_the_same_sample() -> None:
     fields = ("name", {"queue": "sales"}, 1.0, None, None, None)
     assert base._construct_sample(Sample, fields) == Sample("name", {"queue": "sales"}, 1.0)
     assert base._new_sample(Sample, fields) == Sample("name", {"queue": "sales"}, 1.0)
+
+
+def test_hand_over_keeps_no_reference_to_a_family_already_yielded() -> None:
+    families: list[Metric] = [GaugeMetricFamily(f"m{n}", "help", value=n) for n in range(3)]
+    refs = [weakref.ref(family) for family in families]
+    yielded = hand_over(families)
+    names = []
+    first = next(yielded)
+    names.append(first.name)
+    del first
+    gc.collect()
+    # The consumer let go of the first family: nothing else holds it; the others wait their turn.
+    assert refs[0]() is None and refs[1]() is not None and refs[2]() is not None
+    names.extend(family.name for family in yielded)
+    assert names == ["m0", "m1", "m2"]
