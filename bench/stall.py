@@ -261,7 +261,7 @@ def report(result: StallResult) -> None:
         ("events/s during the run", result.events_counted / max(result.scrape_seconds, 1e-9)),
         ("scrape median (ms)", sorted(result.scrape_times)[len(result.scrape_times) // 2] * 1e3),
         ("AMI backlog peak (KiB)", result.backlog.peak_bytes / 1024),
-        ("AMI backlog reached its limit (times)", result.backlog.full),
+        ("AMI backlog reached its limit (times)", result.backlog.times_full),
         ("longest full garbage collection (ms CPU)", result.longest_full_gc * 1e3),
     ]
     print_table(

@@ -23,7 +23,7 @@ DEFAULT_BACKLOG_LIMIT = 16 * 1024 * 1024
 class BacklogStats:
     """Counted across sessions, for ``asterisk_exporter_ami_backlog_*``."""
 
-    full: int = 0  # times the backlog reached its limit and reading was paused
+    times_full: int = 0  # times the backlog reached its limit and reading was paused
     peak_bytes: int = 0  # the largest backlog seen
 
 
@@ -54,6 +54,12 @@ class Backlog:
             self.size += len(data)
             if self.size > self.stats.peak_bytes:
                 self.stats.peak_bytes = self.size
+
+    def clear(self) -> None:
+        """Drop everything not folded yet (the session is being abandoned)."""
+        self._chunks.clear()
+        self._offset = 0
+        self.size = 0
 
     def take(self, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` from the front (a whole read when it fits, else its first part)."""

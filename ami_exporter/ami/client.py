@@ -241,7 +241,7 @@ class Session:
             # Bounded memory first: stop reading until a slice has made room (one slice, a few ms).
             self._transport.pause_reading()
             self._reading_paused = True
-            backlog.stats.full += 1
+            backlog.stats.times_full += 1
             log.warning(
                 "the AMI backlog reached its limit of %d bytes: events arrive faster than they are "
                 "folded; reading paused for one fold slice",
@@ -272,8 +272,7 @@ class Session:
         except Exception:
             # The same outcome as a failing data_received: the session ends, the owner reconnects.
             log.exception("folding AMI events failed; closing the session")
-            self._drain_scheduled = False
-            self._backlog = Backlog(self._backlog.limit, self._backlog.stats)
+            self._backlog.clear()  # not folded again by connection_lost
             self.abort(DisconnectReason.ERROR)
 
     def _fold(self, data: bytes) -> None:
@@ -281,7 +280,7 @@ class Session:
         for message in decoder.feed(data):
             kind = message.kind
             if kind is Kind.EVENT:
-                action_id = message.view.get("ActionID")  # from the text: no header split
+                action_id = message.action_id
                 if action_id is not None and action_id in self._pending:
                     self._list_item(action_id, message)
                     continue
@@ -298,7 +297,7 @@ class Session:
                 self._on_skipped(skipped)
 
     def _response(self, message: Message) -> None:
-        action_id = message.fields.get("ActionID")
+        action_id = message.action_id
         entry = self._pending.get(action_id) if action_id is not None else None
         if entry is None:
             log.debug("ignoring a reply that is not ours (ActionID %r)", action_id)

@@ -120,7 +120,7 @@ class Message:
 
     @property
     def action_id(self) -> str | None:
-        return self.fields.get("ActionID")
+        return self.view.get("ActionID")  # from the text when it can: no header split
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:

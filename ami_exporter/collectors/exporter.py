@@ -95,7 +95,7 @@ class ExporterCollector(Collector):
         yield CounterMetricFamily(
             "asterisk_exporter_ami_backlog_full",
             "Times the AMI backlog reached its limit and reading paused until folding made room.",
-            value=status.backlog.full,
+            value=status.backlog.times_full,
         )
 
 

@@ -51,3 +51,14 @@ def test_a_long_read_taken_piece_by_piece_comes_back_whole() -> None:
         assert backlog.size == len(data) + 4 - sum(map(len, pieces))
     assert b"".join(pieces) == data + b"tail"
     assert all(len(piece) <= 4096 for piece in pieces)
+
+
+def test_clear_drops_what_is_left_even_mid_read() -> None:
+    backlog = Backlog(limit=100)
+    backlog.append(b"abcdef")
+    backlog.append(b"gh")
+    assert backlog.take(2) == b"ab"
+    backlog.clear()
+    assert not backlog and backlog.size == 0 and backlog.take(4) == b""
+    backlog.append(b"ij")
+    assert backlog.take(4) == b"ij"  # no stale offset into a dropped read
