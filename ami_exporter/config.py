@@ -278,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="exporter-toolkit web configuration (TLS, basic auth), read at start-up and on SIGHUP",
     )
     add(
+        "--ami.reader-process",
+        dest="ami_reader_process",
+        action=argparse.BooleanOptionalAction,
+        default=os.name == "posix",
+        help="read the AMI socket in a small separate process, so that no scrape can delay reading "
+        "past Asterisk's writetimeout (which drops the session); on by default on POSIX systems",
+    )
+    add(
         "--collector.queue-members",
         dest="queue_members",
         action=argparse.BooleanOptionalAction,
@@ -438,6 +446,8 @@ def ami_settings(args: argparse.Namespace, *, need_secret: bool = True) -> AMISe
         reconcile_interval=parse_duration(args.ami_reconcile_interval),
         connect_timeout=parse_duration(args.ami_timeout),
         action_timeout=parse_duration(args.ami_timeout),
+        # Only the exporter has the flag: `check` reads a few seconds and renders nothing.
+        reader_process=getattr(args, "ami_reader_process", False),
         ssl_context=_tls_context(args),
         server_hostname=args.ami_tls_server_name or (host if args.ami_tls else None),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import ssl
 import time
@@ -61,6 +62,9 @@ class AMISettings:
     # Bytes read and not yet folded, at most (see ami/backlog.py): bounded memory when folding
     # falls behind, without making Asterisk wait.
     backlog_limit: int = DEFAULT_BACKLOG_LIMIT
+    # Read the AMI socket in a separate process (ami/relay.py): a render holding the GIL cannot
+    # then delay reading past Asterisk's writetimeout.
+    reader_process: bool = os.name == "posix"
     ssl_context: ssl.SSLContext | None = None
     server_hostname: str | None = None
 
@@ -168,6 +172,7 @@ class AMIService:
         if session is not None:
             await session.logoff(timeout=0.8)
             session.close()
+            await session.wait_closed()
 
     # -- one session ----------------------------------------------------------------------------
 
@@ -192,6 +197,7 @@ class AMIService:
                 max_frame_bytes=settings.max_frame_bytes,
                 backlog_limit=settings.backlog_limit,
                 backlog_stats=self.status.backlog,
+                reader_process=settings.reader_process,
             )
         except (OSError, TimeoutError, ConnectionLostError) as error:
             self.status.logins["error"] += 1
@@ -212,6 +218,13 @@ class AMIService:
             await self._serve(session)
         finally:
             self._end_session(session)
+            # The reader process (if any) exits once its socket pair is closed: wait for it, so
+            # that no session outlives its own end, also when this task is being cancelled.
+            try:
+                await session.wait_closed()
+            except asyncio.CancelledError:
+                await session.wait_closed()
+                raise
 
     async def _login(self, session: Session, secret: str) -> None:
         settings = self.settings

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import socket
 import ssl
 import time
 from collections import Counter
@@ -33,6 +34,7 @@ from .login import DEFAULT_EVENT_MASK as DEFAULT_EVENT_MASK
 from .login import listed_actions as listed_actions
 from .login import log_in
 from .protocol import DEFAULT_MAX_FRAME_BYTES, Decoder, Kind, Message, encode_action
+from .relay_handle import Relay
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,7 @@ class Session:
         action_id_prefix: str = "amiexp",
         backlog_limit: int = DEFAULT_BACKLOG_LIMIT,
         backlog_stats: BacklogStats | None = None,
+        relay: Relay | None = None,
     ) -> None:
         if wants is not None and on_skipped is None:
             raise ValueError(
@@ -116,6 +119,9 @@ class Session:
         self._drain_scheduled = False
         self._reading_paused = False
         self._transport: asyncio.Transport | None = None
+        self._relay = relay
+        self._relay_exit: asyncio.Task[None] | None = None
+        self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # and reaped
         self._pending: dict[str, _Pending] = {}
         self._ids = itertools.count(1)
         self._prefix = f"{action_id_prefix}-"
@@ -148,28 +154,61 @@ class Session:
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         backlog_limit: int = DEFAULT_BACKLOG_LIMIT,
         backlog_stats: BacklogStats | None = None,
+        reader_process: bool = False,
     ) -> Session:
-        """Open the connection and wait for the banner."""
-        session = cls(
-            on_event,
-            wants=wants,
-            on_skipped=on_skipped,
-            max_frame_bytes=max_frame_bytes,
-            backlog_limit=backlog_limit,
-            backlog_stats=backlog_stats,
-        )
+        """Open the connection and wait for the banner.
+
+        With ``reader_process``, the AMI socket is read by a separate process (:mod:`.relay`)
+        and this session reads that process's copy: no scrape can then delay reading long
+        enough for Asterisk's ``writetimeout``.
+        """
+        backlog_stats = backlog_stats if backlog_stats is not None else BacklogStats()
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
-            await loop.create_connection(
-                lambda: _Protocol(session),
-                host,
-                port,
-                ssl=ssl_context,
-                server_hostname=server_hostname if ssl_context else None,
+            relay = None
+            if reader_process:
+                relay = await Relay.start(
+                    await open_socket(host, port), limit=backlog_limit, backlog_stats=backlog_stats
+                )
+            session = cls(
+                on_event,
+                wants=wants,
+                on_skipped=on_skipped,
+                max_frame_bytes=max_frame_bytes,
+                backlog_limit=backlog_limit,
+                backlog_stats=backlog_stats,
+                relay=relay,
             )
+            if relay is None:
+                await loop.create_connection(
+                    lambda: _Protocol(session),
+                    host,
+                    port,
+                    ssl=ssl_context,
+                    server_hostname=server_hostname if ssl_context else None,
+                )
+            else:
+                try:
+                    await loop.create_connection(
+                        lambda: _Protocol(session),
+                        sock=relay.socket,
+                        ssl=ssl_context,
+                        server_hostname=(server_hostname or host) if ssl_context else None,
+                    )
+                except BaseException:
+                    # No transport took the socket pair (a TLS handshake failed, say): end the
+                    # reader process here, nobody else knows of it.
+                    relay.socket.close()
+                    await asyncio.shield(relay.wait())
+                    raise
             # A restarting Asterisk accepts and resets before the banner: that is an error here.
             waiters: list[asyncio.Future[Any]] = [session._banner, session.closed]
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:  # timed out or cancelled: nobody else will close it
+                session.close()
+                await session.wait_closed()
+                raise
         banner = session._banner
         if not banner.done() or banner.cancelled():
             session.close()
@@ -182,11 +221,19 @@ class Session:
 
     @property
     def backlog_bytes(self) -> int:
-        """Bytes read from the socket and not folded yet."""
-        return self._backlog.size
+        """Bytes read from Asterisk and not folded yet (in the reader process too, if any)."""
+        relayed = self._relay.stats.level if self._relay is not None else 0
+        return self._backlog.size + relayed
+
+    @property
+    def relay(self) -> Relay | None:
+        """The reader process reading the AMI socket for this session, if any."""
+        return self._relay
 
     def extra_info(self, name: str) -> Any:
         """A transport detail (``sockname``, ``peername``, ``ssl_object``, ...); None when unknown."""
+        if self._relay is not None and name in ("sockname", "peername"):
+            return self._relay.sockname if name == "sockname" else self._relay.peername
         return self._transport.get_extra_info(name) if self._transport is not None else None
 
     def close(self, reason: DisconnectReason = DisconnectReason.EOF) -> None:
@@ -218,15 +265,36 @@ class Session:
             self._drain(budget=None)
         except Exception:
             log.exception("folding the last AMI events of a closed session failed")
+        if self._relay is None:
+            self._end(exc)
+        else:
+            # Whether Asterisk closed or reset the connection, only the reader process knows: it
+            # reports a reset before closing the socket pair, and it exits right after.
+            self._relay_exit = asyncio.get_running_loop().create_task(self._end_after_relay(exc))
+
+    async def _end_after_relay(self, exc: Exception | None) -> None:
+        assert self._relay is not None
+        try:
+            await self._relay.wait()
+        finally:
+            self._end(exc, self._relay.stats.upstream_error)
+
+    def _end(self, exc: Exception | None, upstream_error: str | None = None) -> None:
         if not self.closed.done():
             reason = DisconnectReason.SHUTDOWN if self.shutdown_seen else DisconnectReason.EOF
-            if exc is not None and not self.shutdown_seen:
+            if (exc is not None or upstream_error is not None) and not self.shutdown_seen:
                 reason = DisconnectReason.ERROR
-                log.debug("AMI connection lost: %s", exc)
+                log.debug("AMI connection lost: %s", exc or upstream_error)
             self.closed.set_result(reason)
         if not self._banner.done():
             self._banner.cancel()
         self._fail_pending()
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+    async def wait_closed(self) -> None:
+        """Until the connection is gone and its reader process (if any) has exited."""
+        await asyncio.shield(self._ended)
 
     def _fail_pending(self) -> None:
         pending, self._pending = self._pending, {}
@@ -425,6 +493,28 @@ class Session:
             return
         with contextlib.suppress(AMIError, ConnectionLostError, TimeoutError, ForbiddenActionError):
             await self.action("Logoff", timeout=timeout)
+
+
+async def open_socket(host: str, port: int) -> socket.socket:
+    """A connected, non-blocking TCP socket: each address of ``host`` in turn, as asyncio does."""
+    loop = asyncio.get_running_loop()
+    errors: list[OSError] = []
+    for family, kind, proto, _, address in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+        except OSError as error:
+            sock.close()
+            errors.append(error)
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    if len(errors) == 1:
+        raise errors[0]
+    raise OSError(f"Multiple exceptions: {', '.join(map(str, errors))}")
 
 
 def _with_list_replies(wants: Callable[[str], bool] | None) -> Callable[[str], bool] | None:

@@ -200,14 +200,18 @@ async def test_wrong_secret_backs_off_logs_once_and_recovers_from_the_fixed_file
             assert code == 200
             exposition = Exposition.parse(text)
             assert exposition.value("asterisk_up") == 0
-            assert exposition.value("asterisk_exporter_ami_logins_total", result="auth_failed") == seen
+            # Another attempt may fail while the scrape renders (in its thread): between the two.
+            counted = exposition.value("asterisk_exporter_ami_logins_total", result="auth_failed")
+            assert seen <= counted <= status.logins["auth_failed"]
             assert (await get(f"{exporter.url}/-/ready"))[0] == 503
             # Backoff: 0.05, 0.1, 0.2, 0.4 (the cap), 0.4, ... each drawn from 50-100 % of the step.
             gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
             assert len(attempts) >= 5, attempts
             backed_off = gaps[3:]
             assert backed_off and min(backed_off) >= cap * 0.5 - 0.01, gaps
-            assert max(gaps) <= cap + 0.2, gaps
+            # An attempt itself takes time besides the backoff: starting the reader process (~0.1 s
+            # on a loaded 2-core machine), the full collection at session end, the login.
+            assert max(gaps) <= cap + 0.4, gaps
             # So with the default 30 s cap: at most 60 / 15 = 4 attempts a minute once backed off.
             print(f"auth attempts {len(attempts)} in 3s; gaps {[round(g, 3) for g in gaps]}")
             failures = [r for r in caplog.records if r.levelno >= logging.ERROR and "login" in r.getMessage()]
