@@ -31,8 +31,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ami_exporter.ami.backlog import BacklogStats
+from ami_exporter.ami.backlog import DEFAULT_BACKLOG_LIMIT, BacklogStats
 from ami_exporter.ami.client import Session, _Protocol
+from ami_exporter.ami.relay_handle import Relay, RelayStats
 from ami_exporter.pbx import PBX
 from ami_exporter.service import AMIService, AMISettings
 
@@ -168,6 +169,7 @@ class StallResult:
     backlog: BacklogStats
     longest_full_gc: float  # CPU seconds of the longest generation-2 collection during the run
     scrape_times: list[float] = field(default_factory=list)
+    relay: RelayStats | None = None  # with the reader process: what it reported of its own reads
 
 
 class _FullCollections:
@@ -191,7 +193,9 @@ def _longest_gap(reads: list[float], start: float, end: float) -> float:
     return max((b - a for a, b in itertools.pairwise(window)), default=0.0)
 
 
-async def measure(scale: Scale, scrapes: int, alone_seconds: float = 2.0) -> StallResult:
+async def measure(
+    scale: Scale, scrapes: int, alone_seconds: float = 2.0, *, reader_process: bool = True
+) -> StallResult:
     pbx: PBX = build_pbx(scale)
     service = AMIService(AMISettings(), pbx)
     service.gc_policy.settle()  # what the service does after the snapshot that built the model
@@ -210,11 +214,17 @@ async def measure(scale: Scale, scrapes: int, alone_seconds: float = 2.0) -> Sta
     loop = asyncio.get_running_loop()
     reads: list[float] = []
     backlog = BacklogStats()
-    session = Session(service._on_event, wants=pbx.wants, on_skipped=pbx.count_many, backlog_stats=backlog)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)  # before connect: sets the window
     sock.setblocking(False)
     await loop.sock_connect(sock, ("127.0.0.1", port))
+    relay = None
+    if reader_process:  # as the service does by default: the relay owns the small-window socket
+        relay = await Relay.start(sock, limit=DEFAULT_BACKLOG_LIMIT, backlog_stats=backlog)
+        sock = relay.socket
+    session = Session(
+        service._on_event, wants=pbx.wants, on_skipped=pbx.count_many, backlog_stats=backlog, relay=relay
+    )
     events_before = sum(pbx.events.values())
     await loop.create_connection(lambda: _TimedProtocol(session, reads), sock=sock)
 
@@ -229,6 +239,7 @@ async def measure(scale: Scale, scrapes: int, alone_seconds: float = 2.0) -> Sta
         gc.callbacks.remove(collections)
     stop.set()
     await session.closed
+    await session.wait_closed()
     report: StreamReport = await loop.run_in_executor(None, receiver.recv)
     await loop.run_in_executor(None, streamer.join)
     return StallResult(
@@ -242,14 +253,25 @@ async def measure(scale: Scale, scrapes: int, alone_seconds: float = 2.0) -> Sta
         backlog=backlog,
         longest_full_gc=max(collections.durations, default=0.0),
         scrape_times=[seconds for seconds, _ in samples],
+        relay=relay.stats if relay is not None else None,
     )
 
 
 def report(result: StallResult) -> None:
     lost = result.stream.events - result.events_counted
+    relay = result.relay
     rows: list[tuple[object, ...]] = [
-        ("longest gap between reads, streaming alone (ms)", result.gap_streaming_alone * 1e3),
-        (f"longest gap between reads, during {result.scrapes} scrapes (ms)", result.gap_during_scrapes * 1e3),
+        ("reader", "separate process" if relay is not None else "inline (event loop)"),
+        (
+            "longest gap between the reader process's reads of the AMI socket, whole run (ms)",
+            relay.longest_gap * 1e3 if relay is not None else "n/a",
+        ),
+        ("its buffer's peak (KiB)", relay.peak / 1024 if relay is not None else "n/a"),
+        ("longest gap between the session's reads, streaming alone (ms)", result.gap_streaming_alone * 1e3),
+        (
+            f"longest gap between the session's reads, during {result.scrapes} scrapes (ms)",
+            result.gap_during_scrapes * 1e3,
+        ),
         ("longest time the server's output stayed blocked (ms)", result.stream.longest_blocked * 1e3),
         ("dropped by the 100 ms writetimeout", "yes" if result.stream.dropped else "no"),
         (
@@ -274,6 +296,9 @@ def summary(results: list[StallResult]) -> None:
     kept = [result for result in results if not result.stream.dropped]
     lost = sum(result.stream.events - result.events_counted for result in kept)
     longest = max(result.gap_during_scrapes for result in results)
+    relayed = [result.relay.longest_gap for result in results if result.relay is not None]
+    if relayed:
+        print(f"\nlongest gap between the reader process's reads, all runs: {max(relayed) * 1e3:.1f} ms")
     blocked = max(result.stream.longest_blocked for result in results)
     print(
         f"\n{len(results)} runs in a row: dropped in {drops}, events lost {lost:,} (runs not dropped), "
@@ -285,10 +310,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scrapes", type=int, default=50)
     parser.add_argument("--runs", type=int, default=1, help="runs in a row, each with a fresh model")
+    parser.add_argument(
+        "--reader",
+        choices=("process", "inline"),
+        default="process",
+        help="read the AMI socket in the reader process (the service's default) or in the event loop",
+    )
     args = parser.parse_args(argv)
     results = []
     for _ in range(args.runs):
-        result = asyncio.run(measure(FULL, args.scrapes))
+        result = asyncio.run(measure(FULL, args.scrapes, reader_process=args.reader == "process"))
         report(result)
         results.append(result)
     if args.runs > 1:

@@ -53,6 +53,8 @@ FOLD_SLICE_SECONDS = 0.004
 # Decoded at a time within a slice (the deadline is checked between chunks): ~150 events, ~1 ms.
 # Smaller chunks cost throughput (16 KiB: -6 % in memory, per-chunk decoder and tally overhead).
 FOLD_CHUNK_BYTES = 64 * 1024
+# The backlog of a session fed by a reader process (which holds up to ``backlog_limit`` itself).
+RELAYED_BACKLOG_LIMIT = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -115,6 +117,10 @@ class Session:
         self._on_event = on_event
         self._on_skipped = on_skipped
         self._decoder = Decoder(max_frame_bytes=max_frame_bytes, wants=_with_list_replies(wants))
+        if relay is not None:
+            # The reader process is the buffer that keeps Asterisk going; here, enough to fold
+            # without waiting for the next read is all that is needed.
+            backlog_limit = min(backlog_limit, RELAYED_BACKLOG_LIMIT)
         self._backlog = Backlog(backlog_limit, backlog_stats)
         self._drain_scheduled = False
         self._reading_paused = False
@@ -309,12 +315,15 @@ class Session:
             # Bounded memory first: stop reading until a slice has made room (one slice, a few ms).
             self._transport.pause_reading()
             self._reading_paused = True
-            backlog.stats.times_full += 1
-            log.warning(
-                "the AMI backlog reached its limit of %d bytes: events arrive faster than they are "
-                "folded; reading paused for one fold slice",
-                backlog.limit,
-            )
+            if self._relay is None:
+                backlog.stats.times_full += 1
+                log.warning(
+                    "the AMI backlog reached its limit of %d bytes: events arrive faster than they "
+                    "are folded; reading paused for one fold slice",
+                    backlog.limit,
+                )
+            # With a reader process this is plain flow control: the process holds the rest and
+            # reports when its own limit is reached.
         if not self._drain_scheduled:
             self._drain()
 

@@ -32,11 +32,13 @@ Standard library only and no package imports: it starts in a fresh interpreter p
 from __future__ import annotations
 
 import errno
+import itertools
 import selectors
 import signal
 import socket
 import sys
 import time
+from collections import deque
 
 TYPE_CHECKING = False  # typing itself is not imported: a tenth of this process's start-up
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ READ_BYTES = 256 * 1024  # one read when the buffer is below ``soft``
 TRICKLE_BYTES = 64 * 1024  # one read when it is above: a full TCP window on loopback
 TRICKLE_SECONDS = 0.010  # between trickle reads: a tenth of Asterisk's default writetimeout
 LEVEL_SECONDS = 0.5
+_SEND_CHUNKS = 64  # buffers per sendmsg: more than a socket pair's buffer holds of 256 KiB reads
 FLUSH_SECONDS = 2.0
 
 _READ = selectors.EVENT_READ
@@ -65,6 +68,43 @@ class _Report:
             pass  # the exporter stopped listening; moving bytes matters more than telling it
 
 
+class _Chunks:
+    """Bytes waiting for the exporter: the reads as they came, sent with one ``sendmsg`` each time.
+
+    Not a ``bytearray``: once its head has been sent, CPython copies the whole rest on the next
+    append, which at a few MiB buffered costs more than everything else this process does."""
+
+    __slots__ = ("_chunks", "_offset", "size")
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._offset = 0  # of the first chunk, already sent
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def append(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self.size += len(data)
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._offset = 0
+        self.size = 0
+
+    def send_to(self, sock: socket.socket) -> None:
+        chunks = self._chunks
+        buffers: list[memoryview | bytes] = [memoryview(chunks[0])[self._offset :]]
+        buffers.extend(itertools.islice(chunks, 1, _SEND_CHUNKS))
+        sent = sock.sendmsg(buffers)
+        self.size -= sent
+        sent += self._offset
+        while chunks and sent >= len(chunks[0]):
+            sent -= len(chunks.popleft())
+        self._offset = sent
+
+
 class _Relay:
     def __init__(
         self, upstream: socket.socket, downstream: socket.socket, limit: int, soft: int, report: _Report
@@ -74,7 +114,7 @@ class _Relay:
         self.limit = limit
         self.soft = soft
         self.report = report
-        self.inbound = bytearray()  # Asterisk -> exporter
+        self.inbound = _Chunks()  # Asterisk -> exporter
         self.outbound = bytearray()  # exporter -> Asterisk
         self.up_open = True  # still reading Asterisk
         self.down_open = True  # still reading the exporter
@@ -175,7 +215,7 @@ class _Relay:
             self.longest_gap = max(self.longest_gap, now - self.last_read)
         self.last_read = now
         self.reads += 1
-        self.inbound += data
+        self.inbound.append(data)
         self.peak = max(self.peak, len(self.inbound))
         if len(self.inbound) >= self.soft:
             self.next_trickle = now + TRICKLE_SECONDS
@@ -201,13 +241,11 @@ class _Relay:
 
     def _send_down(self) -> None:
         try:
-            sent = self.down.send(self.inbound)
+            self.inbound.send_to(self.down)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             self._exporter_gone()
-            return
-        del self.inbound[:sent]  # O(1): a bytearray drops its head by moving its start
 
     def _read_down(self) -> None:
         try:
