@@ -246,3 +246,10 @@ def test_pause_reason_cap_flag() -> None:
     assert parse_args(["--limits.pause-reasons", "7"]).caps["pause_reason"] == 7
     with pytest.raises(SystemExit):
         parse_args(["--limits.pause-reasons", "0"])
+
+
+@pytest.mark.usefixtures("secret")
+def test_the_reader_process_is_on_by_default_on_posix_and_can_be_turned_off() -> None:
+    assert parse_args([]).ami.reader_process is (os.name == "posix")
+    assert parse_args(["--no-ami.reader-process"]).ami.reader_process is False
+    assert parse_args(["--ami.reader-process"]).ami.reader_process is True

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .labels import OVERFLOW, LabelCaps
-from .numbers import clean_text, first, to_int
+from .numbers import clean_text, first, to_float, to_int
 
 if TYPE_CHECKING:
     from .queues import Member
@@ -253,9 +253,12 @@ class AgentBook:
         member.agent.talk_seconds += talk
         wall, mono = self._wall(), self._mono()
         # Asterisk stamps LastCall with time(NULL) when the call completes; until a member event
-        # brings its value, our own clock stands in (it may read a second later).
+        # brings its value, the event's own Timestamp (manager.conf timestampevents = yes) stands
+        # in, else our clock when we fold the event, which is later by however long the event
+        # waited to be read and folded (a second or more when folding is behind).
         self._last_queue[member.interface] = queue
-        last_call = int(wall)
+        stamp = to_float(fields.get("Timestamp"))
+        last_call = int(stamp) if 0 < stamp <= wall + LAST_CALL_SLACK else int(wall)
         for name, membership in ((queue, member), *elsewhere):
             record = membership.agent
             if last_call >= record.last_call:

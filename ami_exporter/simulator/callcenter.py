@@ -235,6 +235,8 @@ class CallCenter:
 
     def emit(self, event: Event) -> None:
         self.emitted[event.name] += 1
+        if self.config.timestamp_events:
+            event.timestamp = self.now()
         if event.name == "Cdr":
             fields = dict(event.headers)
             self.cdr_dispositions[fields["Disposition"]] += 1

@@ -139,6 +139,9 @@ class SimulatorConfig:
     tick: float = 0.02  # real seconds between clock advances
     uptime_at_start: float = 200.0  # seconds Asterisk has been up when the simulator starts
     pjsip: PjsipConfig | None = None  # None: res_pjsip not loaded (like the a-login-actions instance)
+    # manager.conf [general] timestampevents = yes: every event carries "Timestamp: <unix>.<usec>"
+    # right after its Privilege line (manager.c). Off in Asterisk's default and in the recordings.
+    timestamp_events: bool = False
 
     @classmethod
     def build(

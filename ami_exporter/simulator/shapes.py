@@ -229,6 +229,7 @@ class Event:
     category: int
     headers: Pairs
     _wire: bytes | None = None
+    timestamp: float | None = None  # with timestampevents = yes: when it was raised
 
     @property
     def klass(self) -> str:
@@ -237,7 +238,10 @@ class Event:
     def wire(self) -> bytes:
         data = self._wire
         if data is None:
-            data = encode_message([("Event", self.name), ("Privilege", f"{self.klass},all"), *self.headers])
+            head = [("Event", self.name), ("Privilege", f"{self.klass},all")]
+            if self.timestamp is not None:
+                head.append(("Timestamp", f"{self.timestamp:.6f}"))
+            data = encode_message([*head, *self.headers])
             self._wire = data
         return data
 

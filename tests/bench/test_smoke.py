@@ -17,7 +17,7 @@ def test_throughput_counts_every_event_on_every_path_of_both_streams() -> None:
     assert every_class.events > 2000  # the b-scenario's async events
     # Without dialplan (VarSet, Newexten) and user (UserEvent) events: 2710 - 591 - 305 - 1.
     assert recommended.events == every_class.events - 897
-    expected = {"end_to_end", "codec_model", "framing"}
+    expected = {"end_to_end", "end_to_end_process", "codec_model", "framing"}
     if importlib.util.find_spec("panoramisk") is not None:
         expected.add("panoramisk")
     for result in (every_class, recommended):
@@ -49,8 +49,12 @@ async def test_stall_streams_while_scraping_and_loses_nothing() -> None:
     assert result.stream.repetitions >= 1
     assert result.events_counted == result.stream.events  # every event sent was counted
     assert result.reads > 1 and result.gap_during_scrapes >= 0
+    assert result.relay is not None and result.relay.reads > 1  # the reader process read them
+    inline = await stall.measure(TINY, scrapes=2, alone_seconds=0.3, reader_process=False)
+    assert inline.relay is None and inline.events_counted == inline.stream.events
     stall.report(result)
-    stall.summary([result, result])
+    stall.report(inline)
+    stall.summary([result, inline])
 
 
 def test_memory_figures_are_positive_and_churn_keeps_the_channel_set() -> None:

@@ -360,3 +360,24 @@ def test_asterisks_last_call_corrects_our_reading_of_the_completion_time() -> No
     # An older LastCall (a status event about the call before) never moves it back further.
     pbx.apply("QueueMemberStatus", bob(LastCall=str(int(WALL0 - 60))))
     assert member(pbx).agent.last_call == int(WALL0)
+
+
+def test_the_events_timestamp_stands_in_for_last_call_when_asterisk_sends_one() -> None:
+    """manager.conf timestampevents = yes: AgentComplete read 2.7 s late (folding was behind)
+    still starts the wrap-up at the second Asterisk stamped, not at the second we read it."""
+    pbx, clocks = model(WrapupTimes(5.0))
+    clocks.wall_now = WALL0 + 3.5
+    pbx.apply("QueueMemberAdded", bob())
+    fields = {"Queue": "sales", "Interface": "Local/agent2@agents/n", "MemberName": "Bob"}
+    pbx.apply("AgentConnect", {**fields, "HoldTime": "2"})
+    pbx.apply("AgentComplete", {**fields, "TalkTime": "30", "Timestamp": f"{WALL0 + 0.8:.6f}"})
+    assert member(pbx).agent.wrapup_end == WALL0 + 5
+    clocks.advance(1.6)  # WALL0 + 5.1
+    assert state(pbx) == ("available", WALL0 + 5)
+    # A Timestamp from a clock ahead of ours (or garbage) is not trusted: our reading stands in.
+    for stamp in (f"{WALL0 + 60:.6f}", "soon", "-1"):
+        again, again_clocks = model(WrapupTimes(5.0))
+        again_clocks.wall_now = WALL0 + 3.5
+        again.apply("QueueMemberAdded", bob())
+        again.apply("AgentComplete", {**fields, "TalkTime": "30", "Timestamp": stamp})
+        assert member(again).agent.wrapup_end == WALL0 + 3 + 5, stamp

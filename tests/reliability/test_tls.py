@@ -60,6 +60,7 @@ def settings_from_flags(simulator: Simulator, tmp_path: Path, *flags: str) -> AM
     [
         pytest.param(("ca", f"--ami.tls.server-name={SERVER_NAME}"), id="ca-file+server-name"),
         pytest.param(("--ami.tls.insecure-skip-verify",), id="insecure-skip-verify"),
+        pytest.param(("--no-ami.reader-process", "--ami.tls.insecure-skip-verify"), id="no-reader-process"),
     ],
 )
 async def test_tls_session_works(
@@ -79,6 +80,9 @@ async def test_tls_session_works(
         session = status.session
         assert session is not None and session._transport is not None
         assert session._transport.get_extra_info("ssl_object") is not None  # really TLS
+        # Through the reader process (the default) the TLS bytes are relayed as they are.
+        assert (session.relay is not None) is ("--no-ami.reader-process" not in flags)
+        assert session.extra_info("peername") == ("127.0.0.1", tls_sim.port)
         code, text = await get(f"{exporter.url}/metrics")
         assert code == 200 and Exposition.parse(text).value("asterisk_up") == 1
     audit(f"tls {flags[-1]}", tls_sim, "exporter_rep", exporter.service.sent_actions)
