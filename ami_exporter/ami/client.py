@@ -15,16 +15,16 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import socket
 import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from .actions import LIST_REPLY_EVENTS, READ_ONLY_ACTIONS, SESSION_ACTIONS, ForbiddenActionError
+from .actions import READ_ONLY_ACTIONS, SESSION_ACTIONS, ForbiddenActionError
 from .backlog import DEFAULT_BACKLOG_LIMIT, Backlog, BacklogStats
+from .connection import open_socket as open_socket
+from .connection import open_transport
 from .errors import AMIError as AMIError
 from .errors import AuthenticationError as AuthenticationError
 from .errors import ConnectionLostError as ConnectionLostError
@@ -35,13 +35,13 @@ from .login import listed_actions as listed_actions
 from .login import log_in
 from .protocol import DEFAULT_MAX_FRAME_BYTES, Decoder, Kind, Message, encode_action
 from .relay_handle import Relay
+from .replies import ListApply as ListApply
+from .replies import ListReply as ListReply
+from .replies import Pending, Replies, with_list_replies
 
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[Message], None]
-# Applies a complete list reply at the exact point of the stream where its "...Complete" arrives,
-# before any later event of the same read is dispatched (see Session.list_action).
-ListApply = Callable[["ListReply"], None]
 # Events the ``wants`` filter turned away, counted by name, once per read (not once per event).
 SkippedCallback = Callable[[dict[str, int]], None]
 
@@ -55,27 +55,6 @@ FOLD_SLICE_SECONDS = 0.004
 FOLD_CHUNK_BYTES = 64 * 1024
 # The backlog of a session fed by a reader process (which holds up to ``backlog_limit`` itself).
 RELAYED_BACKLOG_LIMIT = 1024 * 1024
-
-
-@dataclass(slots=True)
-class ListReply:
-    """A list action's reply: the ack, the items and the completion event."""
-
-    ack: Message
-    items: list[Message] = field(default_factory=list)
-    complete: Message | None = None
-
-    def item_fields(self) -> list[tuple[str, dict[str, str]]]:
-        return [(item.name, item.fields) for item in self.items]
-
-
-@dataclass(slots=True)
-class _Pending:
-    action: str
-    future: asyncio.Future[Message | ListReply]
-    is_list: bool
-    reply: ListReply | None = None
-    apply: ListApply | None = None
 
 
 class _Protocol(asyncio.Protocol):
@@ -116,19 +95,17 @@ class Session:
             )
         self._on_event = on_event
         self._on_skipped = on_skipped
-        self._decoder = Decoder(max_frame_bytes=max_frame_bytes, wants=_with_list_replies(wants))
-        if relay is not None:
-            # The reader process is the buffer that keeps Asterisk going; here, enough to fold
-            # without waiting for the next read is all that is needed.
-            backlog_limit = min(backlog_limit, RELAYED_BACKLOG_LIMIT)
+        self._decoder = Decoder(max_frame_bytes=max_frame_bytes, wants=with_list_replies(wants))
         self._backlog = Backlog(backlog_limit, backlog_stats)
         self._drain_scheduled = False
         self._reading_paused = False
         self._transport: asyncio.Transport | None = None
-        self._relay = relay
+        self._relay: Relay | None = None
+        if relay is not None:
+            self._use_relay(relay)
         self._relay_exit: asyncio.Task[None] | None = None
         self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # and reaped
-        self._pending: dict[str, _Pending] = {}
+        self._replies = Replies()
         self._ids = itertools.count(1)
         self._prefix = f"{action_id_prefix}-"
         self._banner: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -169,44 +146,26 @@ class Session:
         enough for Asterisk's ``writetimeout``.
         """
         backlog_stats = backlog_stats if backlog_stats is not None else BacklogStats()
-        loop = asyncio.get_running_loop()
+        session = cls(
+            on_event,
+            wants=wants,
+            on_skipped=on_skipped,
+            max_frame_bytes=max_frame_bytes,
+            backlog_limit=backlog_limit,
+            backlog_stats=backlog_stats,
+        )
         async with asyncio.timeout(timeout):
-            relay = None
-            if reader_process:
-                relay = await Relay.start(
-                    await open_socket(host, port), limit=backlog_limit, backlog_stats=backlog_stats
-                )
-            session = cls(
-                on_event,
-                wants=wants,
-                on_skipped=on_skipped,
-                max_frame_bytes=max_frame_bytes,
-                backlog_limit=backlog_limit,
+            await open_transport(
+                lambda: _Protocol(session),
+                host,
+                port,
+                ssl_context=ssl_context,
+                server_hostname=server_hostname,
+                reader_process=reader_process,
+                limit=backlog_limit,
                 backlog_stats=backlog_stats,
-                relay=relay,
+                on_relay=session._use_relay,
             )
-            if relay is None:
-                await loop.create_connection(
-                    lambda: _Protocol(session),
-                    host,
-                    port,
-                    ssl=ssl_context,
-                    server_hostname=server_hostname if ssl_context else None,
-                )
-            else:
-                try:
-                    await loop.create_connection(
-                        lambda: _Protocol(session),
-                        sock=relay.socket,
-                        ssl=ssl_context,
-                        server_hostname=(server_hostname or host) if ssl_context else None,
-                    )
-                except BaseException:
-                    # No transport took the socket pair (a TLS handshake failed, say): end the
-                    # reader process here, nobody else knows of it.
-                    relay.socket.close()
-                    await asyncio.shield(relay.wait())
-                    raise
             # A restarting Asterisk accepts and resets before the banner: that is an error here.
             waiters: list[asyncio.Future[Any]] = [session._banner, session.closed]
             try:
@@ -220,6 +179,13 @@ class Session:
             session.close()
             raise ConnectionLostError("connection closed before the AMI banner")
         return session
+
+    def _use_relay(self, relay: Relay) -> None:
+        """Read from ``relay``'s socket pair (before the first byte arrives)."""
+        self._relay = relay
+        # The reader process is the buffer that keeps Asterisk going; here, enough to fold
+        # without waiting for the next read is all that is needed.
+        self._backlog.limit = min(self._backlog.limit, RELAYED_BACKLOG_LIMIT)
 
     @property
     def decoder(self) -> Decoder:
@@ -248,7 +214,7 @@ class Session:
             self.closed.set_result(reason)
         if self._transport is not None:
             self._transport.close()
-        self._fail_pending()
+        self._replies.fail_all()
 
     def abort(self, reason: DisconnectReason) -> None:
         """Drop the connection without waiting for buffered writes (dead peer)."""
@@ -256,7 +222,7 @@ class Session:
             self.closed.set_result(reason)
         if self._transport is not None:
             self._transport.abort()
-        self._fail_pending()
+        self._replies.fail_all()
 
     # -- protocol callbacks (run on the loop, never block) --------------------------------------
 
@@ -294,19 +260,13 @@ class Session:
             self.closed.set_result(reason)
         if not self._banner.done():
             self._banner.cancel()
-        self._fail_pending()
+        self._replies.fail_all()
         if not self._ended.done():
             self._ended.set_result(None)
 
     async def wait_closed(self) -> None:
         """Until the connection is gone and its reader process (if any) has exited."""
         await asyncio.shield(self._ended)
-
-    def _fail_pending(self) -> None:
-        pending, self._pending = self._pending, {}
-        for entry in pending.values():
-            if not entry.future.done():
-                entry.future.set_exception(ConnectionLostError(f"connection lost during {entry.action}"))
 
     def _data_received(self, data: bytes) -> None:
         backlog = self._backlog
@@ -358,12 +318,12 @@ class Session:
             kind = message.kind
             if kind is Kind.EVENT:
                 action_id = message.action_id
-                if action_id is not None and action_id in self._pending:
-                    self._list_item(action_id, message)
+                if action_id is not None and action_id in self._replies:
+                    self._replies.list_item(action_id, message)
                     continue
                 self._on_event(message)
             elif kind is Kind.RESPONSE:
-                self._response(message)
+                self._replies.response(message)
             elif not self._banner.done():
                 self.banner = message.name
                 self.ami_version = message.name.rpartition("/")[2]
@@ -373,49 +333,11 @@ class Session:
             if self._on_skipped is not None:
                 self._on_skipped(skipped)
 
-    def _response(self, message: Message) -> None:
-        action_id = message.action_id
-        entry = self._pending.get(action_id) if action_id is not None else None
-        if entry is None:
-            log.debug("ignoring a reply that is not ours (ActionID %r)", action_id)
-            return
-        if entry.is_list and message.name == "Success":
-            # The ack of a list ("EventList: start"; Asterisk 11 acks queue lists without it):
-            # the reply is complete only with the "...Complete" event.
-            entry.reply = ListReply(message)
-            return
-        # A single reply, or an error instead of a list.
-        del self._pending[action_id]  # type: ignore[arg-type]
-        if not entry.future.done():
-            entry.future.set_result(message)
-
-    def _list_item(self, action_id: str, message: Message) -> None:
-        entry = self._pending[action_id]
-        if entry.reply is None:
-            # Items before the ack (Asterisk 11 acks without EventList): start collecting anyway.
-            entry.reply = ListReply(Message(Kind.RESPONSE, "Success"))
-        if message.fields.get("EventList", "").lower() == "complete" or message.name.endswith("Complete"):
-            entry.reply.complete = message
-            del self._pending[action_id]
-            if entry.future.done():
-                return  # the caller gave up (timeout): a late snapshot is older than what we know
-            if entry.apply is not None:
-                # Asterisk flushes the events raised while it built the list right after the
-                # Complete, often in this same read: the snapshot must land before them.
-                try:
-                    entry.apply(entry.reply)
-                except Exception as error:  # the awaiting caller decides what a failure means
-                    entry.future.set_exception(error)
-                    return
-            entry.future.set_result(entry.reply)
-        else:
-            entry.reply.items.append(message)
-
     # -- actions --------------------------------------------------------------------------------
 
     def _send(
         self, name: str, fields: Mapping[str, str], *, is_list: bool, apply: ListApply | None = None
-    ) -> tuple[str, _Pending]:
+    ) -> tuple[str, Pending]:
         if name not in READ_ONLY_ACTIONS:
             raise ForbiddenActionError(f"{name} is not a read-only action; the exporter never sends it")
         if self.permitted is not None and name not in SESSION_ACTIONS and name not in self.permitted:
@@ -426,8 +348,8 @@ class Session:
         # Encode first: a refused value must not leave a reply future behind that nobody awaits.
         frame = encode_action(name, [("ActionID", action_id), *fields.items()])
         future: asyncio.Future[Message | ListReply] = asyncio.get_running_loop().create_future()
-        entry = _Pending(name, future, is_list, apply=apply)
-        self._pending[action_id] = entry
+        entry = Pending(name, future, is_list, apply=apply)
+        self._replies.expect(action_id, entry)
         self._transport.write(frame)
         self.sent_actions[name] += 1
         return action_id, entry
@@ -441,7 +363,7 @@ class Session:
             async with asyncio.timeout(timeout):
                 reply = await entry.future
         finally:
-            self._pending.pop(action_id, None)
+            self._replies.forget(action_id)
         assert isinstance(reply, Message)
         if reply.name.lower() == "error":
             raise AMIError(name, reply.fields.get("Message", ""))
@@ -467,7 +389,7 @@ class Session:
             async with asyncio.timeout(timeout):
                 reply = await entry.future
         finally:
-            self._pending.pop(action_id, None)
+            self._replies.forget(action_id)
         if isinstance(reply, Message):
             if reply.name.lower() == "error":
                 raise AMIError(name, reply.fields.get("Message", ""))
@@ -502,37 +424,3 @@ class Session:
             return
         with contextlib.suppress(AMIError, ConnectionLostError, TimeoutError, ForbiddenActionError):
             await self.action("Logoff", timeout=timeout)
-
-
-async def open_socket(host: str, port: int) -> socket.socket:
-    """A connected, non-blocking TCP socket: each address of ``host`` in turn, as asyncio does."""
-    loop = asyncio.get_running_loop()
-    errors: list[OSError] = []
-    for family, kind, proto, _, address in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.setblocking(False)
-            await loop.sock_connect(sock, address)
-        except OSError as error:
-            sock.close()
-            errors.append(error)
-            continue
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-    if len(errors) == 1:
-        raise errors[0]
-    raise OSError(f"Multiple exceptions: {', '.join(map(str, errors))}")
-
-
-def _with_list_replies(wants: Callable[[str], bool] | None) -> Callable[[str], bool] | None:
-    """The session's event filter, widened so that list replies are always parsed."""
-    if wants is None:
-        return None
-    event_filter = wants
-
-    def wanted(name: str) -> bool:
-        return name in LIST_REPLY_EVENTS or event_filter(name)
-
-    return wanted

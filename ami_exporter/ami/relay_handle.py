@@ -37,6 +37,10 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 EXIT_SECONDS = 3.0
 
 
+class ReaderProcessError(OSError):
+    """The reader process could not be started (no interpreter, no processes or descriptors left)."""
+
+
 @dataclass(slots=True)
 class RelayStats:
     """What the reader process reported about its own reads (for ``bench.stall`` and logs)."""
@@ -77,10 +81,16 @@ class Relay:
         limit: int,
         backlog_stats: BacklogStats | None = None,
     ) -> Relay:
-        """Hand ``upstream`` (connected; closed here either way) to a new reader process."""
+        """Hand ``upstream`` (connected) to a new reader process, which then owns it.
+
+        If the process cannot be started (:class:`ReaderProcessError`), ``upstream`` stays
+        open and the caller's: reading it in the exporter beats not connecting at all.
+        """
+        if not sys.executable:
+            raise ReaderProcessError("no Python interpreter to start (sys.executable is empty)")
+        sockname, peername = upstream.getsockname(), upstream.getpeername()
         ours, theirs = socket.socketpair()
         try:
-            sockname, peername = upstream.getsockname(), upstream.getpeername()
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-S",  # no site-packages: the standard library and this package suffice
@@ -96,14 +106,19 @@ class Relay:
                 pass_fds=(upstream.fileno(), theirs.fileno()),
                 env=_child_environment(),
             )
+        except OSError as error:
+            ours.close()
+            theirs.close()
+            raise ReaderProcessError(f"cannot start {sys.executable}: {error}") from error
         except BaseException:
             ours.close()
-            raise
-        finally:
-            # Only the child holds the AMI connection from now on: when it exits, Asterisk sees
-            # the close.
             theirs.close()
             upstream.close()
+            raise
+        # Only the child holds the AMI connection from now on: when it exits, Asterisk sees the
+        # close.
+        theirs.close()
+        upstream.close()
         return cls(
             process,
             ours,

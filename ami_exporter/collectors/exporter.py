@@ -84,7 +84,8 @@ class ExporterCollector(Collector):
         session = status.session
         yield GaugeMetricFamily(
             "asterisk_exporter_ami_backlog_bytes",
-            "AMI bytes read from the socket and not yet folded into the model.",
+            "AMI bytes read from Asterisk and not yet folded into the model (with the reader process: "
+            "its buffer as of its last report, at most 0.5 s old, plus the exporter's own).",
             value=session.backlog_bytes if session is not None else 0,
         )
         yield GaugeMetricFamily(
@@ -94,7 +95,8 @@ class ExporterCollector(Collector):
         )
         yield CounterMetricFamily(
             "asterisk_exporter_ami_backlog_full",
-            "Times the AMI backlog reached its limit and reading paused until folding made room.",
+            "Times the AMI backlog (the reader process's buffer, or without it the exporter's own) "
+            "reached its limit and reading paused until folding made room.",
             value=status.backlog.times_full,
         )
 

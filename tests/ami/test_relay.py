@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -241,3 +242,22 @@ async def test_a_relay_log_line_that_is_not_a_report_is_logged_as_an_error(
         text for level, text in messages if "unexpected report" in text and level == logging.WARNING
     ]
     assert len(unexpected) == 2
+
+
+async def test_without_a_reader_process_the_session_reads_the_socket_itself(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sys, "executable", "")  # an embedded interpreter: nothing to start
+    payload = b"Asterisk Call Manager/9.0.0\r\n" + b"".join(
+        b"Event: E\r\nN: %d\r\n\r\n" % i for i in range(500)
+    )
+    seen: list[str] = []
+    with fake_asterisk(send_all(payload)) as (port, _):
+        session = await Session.connect(
+            "127.0.0.1", port, lambda message: seen.append(message.fields["N"]), reader_process=True
+        )
+        assert session.relay is None
+        assert await asyncio.wait_for(asyncio.shield(session.closed), 10) is DisconnectReason.EOF
+        await session.wait_closed()
+    assert seen == [str(i) for i in range(500)]
+    assert any("cannot start the AMI reader process" in record.getMessage() for record in caplog.records)
