@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import os
 import selectors
 import signal
 import socket
@@ -292,5 +293,8 @@ def main(argv: list[str] | None = None) -> None:
     # Ctrl-C in a terminal reaches the whole process group: the exporter decides when to stop,
     # and its closing the socket pair ends this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A report must never make this process wait (the exporter reads them on its event loop): if
+    # the pipe is ever full, a report is dropped instead.
+    os.set_blocking(sys.stderr.fileno(), False)
     upstream_fd, downstream_fd, limit, soft = (int(arg) for arg in args)
     relay(socket.socket(fileno=upstream_fd), socket.socket(fileno=downstream_fd), limit=limit, soft=soft)
