@@ -89,6 +89,12 @@ class ExporterCollector(Collector):
             value=session.backlog_bytes if session is not None else 0,
         )
         yield GaugeMetricFamily(
+            "asterisk_exporter_ami_reader_process",
+            "1 while the AMI session reads through the reader process (--ami.reader-process), 0 when "
+            "the exporter reads the socket itself (turned off, or the process could not start).",
+            value=1 if session is not None and session.relay is not None else 0,
+        )
+        yield GaugeMetricFamily(
             "asterisk_exporter_ami_backlog_peak_bytes",
             "The largest AMI backlog since the exporter started.",
             value=status.backlog.peak_bytes,

@@ -61,6 +61,7 @@ KNOWN_METRICS: frozenset[str] = frozenset(
         "asterisk_exporter_malformed_messages_total",
         "asterisk_exporter_label_overflow_total",
         "asterisk_exporter_ami_backlog_bytes",
+        "asterisk_exporter_ami_reader_process",
         "asterisk_exporter_ami_backlog_peak_bytes",
         "asterisk_exporter_ami_backlog_full_total",
         "asterisk_scrape_collector_success",

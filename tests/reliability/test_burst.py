@@ -129,6 +129,7 @@ async def test_burst_at_the_largest_model_while_scraping_never_disconnects(
         assert final.total("asterisk_exporter_ami_disconnects_total") == 0
         assert final.value("asterisk_exporter_ami_logins_total", result="success") == 1
         assert final.value("asterisk_up") == 1
+        assert final.value("asterisk_exporter_ami_reader_process") == 1  # the service's default
         assert len(scrapes) >= 2
         assert session.write_pauses > 0, "the simulator never had to wait: no back-pressure was tested"
         assert session.longest_stall < WRITETIMEOUT_MS / 1000
