@@ -134,6 +134,12 @@ class Message:
         return f"Message(kind={self.kind!r}, name={self.name!r}, headers={self.headers!r})"
 
 
+# FieldView.get's search string ("\nKey:") per key. The fold asks for a few dozen distinct keys;
+# the bound only matters if some caller asked for endlessly many.
+_NEEDLES: dict[str, str] = {}
+_MAX_NEEDLES = 1024
+
+
 class FieldView(Mapping[str, str]):
     """:attr:`Message.view` of a message that still holds its text: ``get(key)`` finds the first
     line that starts with ``key:`` (exactly what the first value of ``key`` in ``fields`` is, for
@@ -147,17 +153,25 @@ class FieldView(Mapping[str, str]):
         self._text = message._text or ""
 
     def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        if not key or ":" in key or "\n" in key:
-            return self._message.fields.get(key, default)
+        # The fold calls this a few times per event: the search string of a key is made (and
+        # the key checked) once per key, not once per call.
+        needle = _NEEDLES.get(key)
+        if needle is None:
+            if not key or ":" in key or "\n" in key:
+                return self._message.fields.get(key, default)
+            needle = "\n" + key + ":"
+            if len(_NEEDLES) < _MAX_NEEDLES:
+                _NEEDLES[key] = needle
         text = self._text
-        at = text.find("\n" + key + ":")
+        at = text.find(needle)
         if at < 0:
             return default
-        at += len(key) + 2
-        end = text.find("\n", at)
-        if text.startswith(" ", at):
+        # The text ends in "\n" and the needle in ":", so text[at] is the value's first
+        # character or the "\n" that ends an empty value.
+        at += len(needle)
+        if text[at] == " ":
             at += 1
-        return text[at:end]
+        return text[at : text.find("\n", at)]
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)

@@ -132,10 +132,21 @@ _NOT_WORD = re.compile(r"[^0-9a-z]+")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
+# snake()'s answers: it runs on every Newchannel and Newstate, for the dozen words a driver says.
+# The bound only matters against a wire that says endlessly many.
+_SNAKES: dict[str, str] = {}
+_MAX_SNAKES = 1024
+
+
 def snake(text: str) -> str:
     """``Dialing Offhook`` -> ``dialing_offhook``; ``NonQualified`` -> ``non_qualified``;
     ``Unknown (12)`` -> ``unknown_12``."""
-    return _NOT_WORD.sub("_", _CAMEL_BOUNDARY.sub("_", text).lower()).strip("_") or "unknown"
+    label = _SNAKES.get(text)
+    if label is None:
+        label = _NOT_WORD.sub("_", _CAMEL_BOUNDARY.sub("_", text).lower()).strip("_") or "unknown"
+        if len(_SNAKES) < _MAX_SNAKES:
+            _SNAKES[text] = label
+    return label
 
 
 def hangup_cause_label(cause: str) -> str:
