@@ -69,8 +69,8 @@ async def open_transport(
             server_hostname=server_hostname if ssl_context else None,
         )
         return
-    tls_name = (server_hostname or host) if ssl_context else None
     upstream = await open_socket(host, port)
+    relay: Relay | None = None
     try:
         relay = await Relay.start(upstream, limit=limit, backlog_stats=backlog_stats)
     except ReaderProcessError as error:
@@ -78,22 +78,21 @@ async def open_transport(
             "cannot start the AMI reader process (%s); this session reads the AMI socket in the exporter",
             error,
         )
-        try:
-            await loop.create_connection(
-                protocol_factory, sock=upstream, ssl=ssl_context, server_hostname=tls_name
-            )
-        except BaseException:
-            upstream.close()
-            raise
-        return
-    on_relay(relay)
+        sock = upstream
+    else:
+        on_relay(relay)
+        sock = relay.socket
     try:
         await loop.create_connection(
-            protocol_factory, sock=relay.socket, ssl=ssl_context, server_hostname=tls_name
+            protocol_factory,
+            sock=sock,
+            ssl=ssl_context,
+            server_hostname=(server_hostname or host) if ssl_context else None,
         )
     except BaseException:
-        # No transport took the socket pair (a TLS handshake failed, say): end the reader
-        # process here, nobody else would.
-        relay.socket.close()
-        await asyncio.shield(relay.wait())
+        # No transport took the socket (a TLS handshake failed, say): close it here, and end
+        # the reader process, nobody else would.
+        sock.close()
+        if relay is not None:
+            await asyncio.shield(relay.wait())
         raise
